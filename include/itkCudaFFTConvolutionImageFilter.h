@@ -1,0 +1,221 @@
+/*=========================================================================
+ *
+ *  Copyright NumFOCUS
+ *
+ *  Licensed under the Apache License, Version 2.0 (the "License");
+ *  you may not use this file except in compliance with the License.
+ *  You may obtain a copy of the License at
+ *
+ *         https://www.apache.org/licenses/LICENSE-2.0.txt
+ *
+ *  Unless required by applicable law or agreed to in writing, software
+ *  distributed under the License is distributed on an "AS IS" BASIS,
+ *  WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ *  See the License for the specific language governing permissions and
+ *  limitations under the License.
+ *
+ *=========================================================================*/
+#ifndef itkCudaFFTConvolutionImageFilter_h
+#define itkCudaFFTConvolutionImageFilter_h
+
+#include "itkConvolutionImageFilterBase.h"
+#include "itkCudaFFTConvolutionEngine.h"
+#include "itkCudaFFTConvolutionImageFilterEnums.h"
+#include "itkCudaFFTConvolutionPlanner.h"
+#include "itkImage.h"
+
+#include <complex>
+#include <memory>
+#include <type_traits>
+
+#ifndef itkOverrideGetNameOfClassMacro // ITK < 5.4
+#  define itkOverrideGetNameOfClassMacro(thisClass)                                                               \
+    const char * GetNameOfClass() const override { return #thisClass; }                                          \
+    ITK_MACROEND_NOOP_STATEMENT
+#endif
+
+namespace itk
+{
+/** \class CudaFFTConvolutionImageFilter
+ * \brief Convolves an image with a kernel image by FFT on an NVIDIA GPU (cuFFT).
+ *
+ * A drop-in for FFTConvolutionImageFilter: the same inputs (the image, and the kernel through
+ * SetKernelImage), Normalize, BoundaryCondition and OutputRegionMode, with ITK's geometry
+ * (kernel centre floor(K/2) per axis). Beyond ITK's SAME and VALID it offers FULL through
+ * SetOutputRegion(CudaFFTConvolutionImageFilterEnums::OutputRegion::FULL) or
+ * SetOutputRegionModeToFull(): every voxel any kernel tap reaches, index s - floor(K/2) and size
+ * N + K - 1 per axis. Only the region index and size change; origin, spacing and direction stay
+ * the input's, so every output voxel lies on the input grid. VALID follows ITK's GetValidRegion:
+ * size 0 along an axis where the kernel does not fit.
+ *
+ * Values outside the input come from the boundary condition: ConstantBoundaryCondition (any
+ * constant), ZeroFluxNeumannBoundaryCondition (ITK's default) or PeriodicBoundaryCondition. Any
+ * other boundary condition is rejected with an exception rather than silently approximated. No
+ * mode wraps around: each tile is padded to at least its window, never circularly aliased.
+ *
+ * The filter streams: an output requested region needs only that region grown by the kernel
+ * (K-1-c voxels below, c above, per axis), clipped to the input, and a streamed result equals
+ * the one-shot result. Inside one request the work is cut into overlap-save tiles when it does
+ * not fit the GPU memory budget (SetGPUMemoryBudget; by default a share of the free memory).
+ *
+ * Without a CUDA device, or with SetComputeDevice(CPU), the same plan runs on the CPU through
+ * ITK's own FFT filters; GetLastComputeDevice() says which ran and SetComputeDevice(GPU) makes a
+ * missing device an exception. The internal precision is float (the default) or double; the
+ * input may be any scalar type; the output pixel type must be real.
+ *
+ * The kernel spectrum is cached while the kernel image (its modification time and buffer), the
+ * FFT size, the precision and Normalize are unchanged, so a deconvolution loop or a batch that
+ * reuses one PSF transforms it once. A kernel whose pixels are changed in place must be marked
+ * Modified(). ReleaseGPUResources() frees every device buffer, the cuFFT plans and the pinned
+ * staging; the destructor does too.
+ *
+ * \warning Like ITK's convolution filters, this filter ignores the kernel's spacing, origin,
+ * orientation and start index.
+ *
+ * \sa FFTConvolutionImageFilter ConvolutionImageFilter
+ * \ingroup CudaFFTConvolution
+ */
+template <typename TInputImage,
+          typename TKernelImage = TInputImage,
+          typename TOutputImage = TInputImage,
+          typename TInternalPrecision = float>
+class ITK_TEMPLATE_EXPORT CudaFFTConvolutionImageFilter
+  : public ConvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage>
+{
+public:
+  ITK_DISALLOW_COPY_AND_MOVE(CudaFFTConvolutionImageFilter);
+
+  using Self = CudaFFTConvolutionImageFilter;
+  using Superclass = ConvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage>;
+  using Pointer = SmartPointer<Self>;
+  using ConstPointer = SmartPointer<const Self>;
+
+  itkNewMacro(Self);
+  itkOverrideGetNameOfClassMacro(CudaFFTConvolutionImageFilter);
+
+  static constexpr unsigned int ImageDimension = TInputImage::ImageDimension;
+
+  using InputImageType = TInputImage;
+  using KernelImageType = TKernelImage;
+  using OutputImageType = TOutputImage;
+  using InputPixelType = typename InputImageType::PixelType;
+  using KernelPixelType = typename KernelImageType::PixelType;
+  using OutputPixelType = typename OutputImageType::PixelType;
+  using InputRegionType = typename InputImageType::RegionType;
+  using OutputRegionType = typename OutputImageType::RegionType;
+  using InternalPrecisionType = TInternalPrecision;
+  using InternalImageType = Image<InternalPrecisionType, ImageDimension>;
+  using InternalComplexImageType = Image<std::complex<InternalPrecisionType>, ImageDimension>;
+
+  using typename Superclass::BoundaryConditionType;
+  using typename Superclass::OutputRegionModeEnum;
+  using OutputRegionEnum = CudaFFTConvolutionImageFilterEnums::OutputRegion;
+  using ComputeDeviceEnum = CudaFFTConvolutionImageFilterEnums::ComputeDevice;
+  using PlannerType = CudaFFTConvolutionPlanner;
+  using PlanType = PlannerType::Plan;
+
+  static_assert(ImageDimension >= 1 && ImageDimension <= 3, "CudaFFTConvolutionImageFilter supports 1 to 3 dimensions");
+  static_assert(std::is_same<TInternalPrecision, float>::value || std::is_same<TInternalPrecision, double>::value,
+                "the internal precision must be float or double");
+  static_assert(std::is_floating_point<OutputPixelType>::value, "the output pixel type must be float or double");
+  static_assert(std::is_arithmetic<InputPixelType>::value && std::is_arithmetic<KernelPixelType>::value,
+                "the input and kernel pixel types must be scalar");
+
+  /** ITK's SAME or VALID (ConvolutionImageFilterBaseEnums); FULL through SetOutputRegion. */
+  void
+  SetOutputRegionMode(const OutputRegionModeEnum mode) override;
+  void
+  SetOutputRegionModeToSame() override;
+  void
+  SetOutputRegionModeToValid() override;
+  void
+  SetOutputRegionModeToFull();
+
+  /** The output region mode including FULL; authoritative (ITK's getter says SAME for FULL). */
+  virtual void
+  SetOutputRegion(const OutputRegionEnum mode);
+  itkGetEnumMacro(OutputRegion, OutputRegionEnum);
+
+  /** Where to run: AUTOMATIC (default), GPU (a missing device is an error) or CPU. */
+  itkSetEnumMacro(ComputeDevice, ComputeDeviceEnum);
+  itkGetEnumMacro(ComputeDevice, ComputeDeviceEnum);
+
+  /** Where the last update ran: GPU or CPU (AUTOMATIC before the first update). */
+  itkGetEnumMacro(LastComputeDevice, ComputeDeviceEnum);
+
+  /** Device bytes the filter may use; 0 (default) means 80% of the device's free memory. The CPU
+   * path tiles under the same budget when it is set. */
+  itkSetMacro(GPUMemoryBudget, SizeValueType);
+  itkGetConstMacro(GPUMemoryBudget, SizeValueType);
+
+  /** Number of tiles and FFT size of the last update's plan. */
+  itkGetConstMacro(NumberOfTiles, SizeValueType);
+  const PlannerType::SizeArray &
+  GetLastFFTSize() const
+  {
+    return m_LastFFTSize;
+  }
+
+  /** Frees every GPU buffer, cuFFT plan, cached kernel spectrum and pinned staging buffer. */
+  void
+  ReleaseGPUResources();
+
+protected:
+  CudaFFTConvolutionImageFilter();
+  ~CudaFFTConvolutionImageFilter() override;
+
+  void
+  GenerateOutputInformation() override;
+
+  void
+  GenerateInputRequestedRegion() override;
+
+  void
+  GenerateData() override;
+
+  void
+  PrintSelf(std::ostream & os, Indent indent) const override;
+
+  /** The planner's boundary for the filter's boundary condition; throws for unsupported ones. */
+  PlannerType::Boundary
+  GetPlannerBoundary(InputPixelType & constant) const;
+
+  PlannerType::SizeArray
+  GetKernelSizeArray() const;
+
+private:
+  void
+  RunOnGPU(const PlanType & plan, const InternalPrecisionType * input, InternalPrecisionType * output);
+
+  void
+  RunOnCPU(const PlanType & plan, const InternalPrecisionType * input, InternalPrecisionType * output);
+
+  std::uint64_t
+  GetKernelKey() const;
+
+  std::vector<InternalPrecisionType>
+  KernelValues() const;
+
+  OutputRegionEnum       m_OutputRegion{ OutputRegionEnum::SAME };
+  ComputeDeviceEnum      m_ComputeDevice{ ComputeDeviceEnum::AUTOMATIC };
+  ComputeDeviceEnum      m_LastComputeDevice{ ComputeDeviceEnum::AUTOMATIC };
+  SizeValueType          m_GPUMemoryBudget{ 0 };
+  SizeValueType          m_NumberOfTiles{ 0 };
+  PlannerType::SizeArray m_LastFFTSize{ { 0, 0, 0 } };
+  InternalPrecisionType  m_BoundaryConstant{};
+
+  std::unique_ptr<CudaFFTConvolutionEngine> m_Engine;
+
+  // The CPU path's cached kernel spectrum and its key.
+  typename InternalComplexImageType::Pointer m_CPUSpectrum;
+  std::uint64_t                              m_CPUSpectrumKey{ 0 };
+  PlannerType::SizeArray                     m_CPUSpectrumSize{ { 0, 0, 0 } };
+  bool                                       m_CPUSpectrumNormalized{ false };
+};
+} // namespace itk
+
+#ifndef ITK_MANUAL_INSTANTIATION
+#  include "itkCudaFFTConvolutionImageFilter.hxx"
+#endif
+
+#endif

@@ -1,0 +1,70 @@
+/*=========================================================================
+ *
+ *  Copyright NumFOCUS
+ *
+ *  Licensed under the Apache License, Version 2.0 (the "License");
+ *  you may not use this file except in compliance with the License.
+ *  You may obtain a copy of the License at
+ *
+ *         https://www.apache.org/licenses/LICENSE-2.0.txt
+ *
+ *  Unless required by applicable law or agreed to in writing, software
+ *  distributed under the License is distributed on an "AS IS" BASIS,
+ *  WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ *  See the License for the specific language governing permissions and
+ *  limitations under the License.
+ *
+ *=========================================================================*/
+#ifndef itkCudaFFTConvolutionImageFilterEnums_h
+#define itkCudaFFTConvolutionImageFilterEnums_h
+
+#include "CudaFFTConvolutionExport.h"
+#include <cstdint>
+#include <ostream>
+
+namespace itk
+{
+/** \class CudaFFTConvolutionImageFilterEnums
+ * \brief Enums of CudaFFTConvolutionImageFilter.
+ *
+ * ITK's ConvolutionImageFilterBaseEnums cannot be extended, so the module carries its own
+ * output-region enum with the FULL mode. SAME and VALID have the values of ITK's enum.
+ *
+ * \ingroup CudaFFTConvolution
+ */
+class CudaFFTConvolutionImageFilterEnums
+{
+public:
+  /** \brief Which part of the convolution the output holds.
+   *
+   * With an input region starting at s of size N and a kernel of size K (centre c = floor(K/2)):
+   * SAME has index s and size N; VALID has index s + K - 1 - c and size N - K + 1 (ITK's
+   * GetValidRegion, empty when the kernel does not fit); FULL has index s - c and size N + K - 1.
+   * \ingroup CudaFFTConvolution */
+  enum class OutputRegion : uint8_t
+  {
+    SAME = 0,
+    VALID = 1,
+    FULL = 2
+  };
+
+  /** \brief Where the convolution runs.
+   *
+   * AUTOMATIC uses the GPU when a CUDA device is present and the CPU (ITK's FFT filters) when
+   * not; GPU makes a missing device an exception; CPU always uses ITK's FFT filters.
+   * \ingroup CudaFFTConvolution */
+  enum class ComputeDevice : uint8_t
+  {
+    AUTOMATIC = 0,
+    GPU = 1,
+    CPU = 2
+  };
+};
+
+extern CudaFFTConvolution_EXPORT std::ostream &
+                                 operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::OutputRegion value);
+extern CudaFFTConvolution_EXPORT std::ostream &
+                                 operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::ComputeDevice value);
+} // namespace itk
+
+#endif

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds (once) a minimal ITK *build tree* from the Debian archive's source package and prints
+# its path on the last line of stdout. External ITK modules can only be built against a build
+# tree (ITKModuleExternal refuses install trees), so Debian's libinsighttoolkit5-dev cannot serve.
+#
+#   scripts/build-itk.sh [VERSION]        VERSION: a Debian source version prefix, default 5.2.1
+#
+# The tree is cached outside the clone in $CUDAFFT_CACHE (default ~/.cache/CudaFFTConvolution)
+# and reused when its stamp file exists. A module build writes into the ITK tree (bin/, lib/cmake),
+# so one tree serves one build at a time.
+# Exit code 3: the requested version is not offered by the archive (callers may skip).
+set -euo pipefail
+version=${1:-5.2.1}
+cache=${CUDAFFT_CACHE:-$HOME/.cache/CudaFFTConvolution}
+here=$(cd "$(dirname "$0")" && pwd)
+jobs=${CUDAFFT_JOBS:-$(nproc)}
+mkdir -p "$cache"
+"$here/install-deps.sh" >&2
+
+build="$cache/itk-$version-build"
+if [ -f "$build/.cudafft-complete" ]; then
+  echo "ITK $version build tree cached at $build" >&2
+  echo "$build"; exit 0
+fi
+
+# Source package via apt's own client with a deb-src list derived from the machine's apt
+# sources; the development suite is added for versions newer than the release's.
+apt_dir="$cache/apt"
+mkdir -p "$apt_dir/lists/partial"
+src_lists=0
+for f in /etc/apt/sources.list.d/*.sources; do
+  [ -f "$f" ] || continue
+  sed 's/^Types: deb$/Types: deb-src/' "$f" > "$apt_dir/src-$(basename "$f")"; src_lists=1
+done
+if [ -f /etc/apt/sources.list ] && grep -q '^deb ' /etc/apt/sources.list; then
+  sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > "$apt_dir/src-legacy.list"; src_lists=1
+fi
+[ "$src_lists" = 1 ] || { echo "no apt sources found to derive a deb-src entry from" >&2; exit 1; }
+# A newer ITK lives in the development suite: same archive, other suite.
+for f in "$apt_dir"/src-*.sources; do
+  case "$f" in *-devel.sources) continue;; esac
+  awk '/^Suites:/{print "Suites: sid"; next} {print}' "$f" | awk 'BEGIN{RS="";ORS="\n\n"} /\/debian(\n|$| )/ || /debian\n/ {print}' > "${f%.sources}-devel.sources"
+done
+aptopts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt_dir" -o "Dir::State::Lists=$apt_dir/lists")
+apt-get "${aptopts[@]}" -qq update >&2
+full_version=$(apt-cache "${aptopts[@]}" showsrc insighttoolkit5 | sed -n 's/^Version: //p' | grep "^$version" | sort -V | tail -1 || true)
+if [ -z "$full_version" ]; then
+  echo "the archive offers no insighttoolkit5 source $version (has: $(apt-cache "${aptopts[@]}" showsrc insighttoolkit5 | sed -n 's/^Version: //p' | tr '\n' ' '))" >&2
+  exit 3
+fi
+upstream=${full_version%%-*}
+src="$cache/itk-$upstream-src"
+if [ ! -f "$src/CMakeLists.txt" ]; then
+  dl="$cache/download-$upstream"; mkdir -p "$dl"
+  (cd "$dl" && apt-get "${aptopts[@]}" --download-only source "insighttoolkit5=$full_version" >&2)
+  tarball=$(ls "$dl"/insighttoolkit5_"$upstream".orig.tar.* | head -1)
+  rm -rf "$src.tmp"; mkdir -p "$src.tmp"
+  # The bundled test data (.ExternalData, hundreds of MB) is not needed.
+  tar -xf "$tarball" -C "$src.tmp" --strip-components=1 --exclude='*/.ExternalData' >&2
+  rm -rf "$src"; mv "$src.tmp" "$src"
+  rm -rf "$dl"
+fi
+
+extra=()
+case "$upstream" in
+  5.2.*) extra+=(-DITK_USE_SYSTEM_DOUBLECONVERSION=ON) ;;
+  *) extra+=(-DITK_USE_SYSTEM_DOUBLECONVERSION=OFF) ;;   # 5.4 needs a newer double-conversion than bookworm's
+esac
+rm -rf "$build"
+cmake -G Ninja -S "$src" -B "$build" \
+  -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DCMAKE_CXX_STANDARD=17 \
+  -DBUILD_TESTING=OFF -DBUILD_EXAMPLES=OFF -DITK_FORBID_DOWNLOADS=ON -DITK_USE_KWSTYLE=OFF \
+  -DITK_BUILD_DEFAULT_MODULES=OFF -DITKGroup_Core=OFF \
+  -DModule_ITKCommon=ON -DModule_ITKFFT=ON -DModule_ITKConvolution=ON -DModule_ITKImageGrid=ON \
+  -DModule_ITKImageIntensity=ON -DModule_ITKImageFilterBase=ON -DModule_ITKIOImageBase=ON \
+  -DModule_ITKIONRRD=ON -DModule_ITKIOMeta=ON -DModule_ITKIONIFTI=ON -DModule_ITKIOPNG=ON \
+  -DModule_ITKTestKernel=ON -DModule_ITKGoogleTest=OFF \
+  -DITK_USE_FFTWF=ON -DITK_USE_FFTWD=ON -DITK_USE_SYSTEM_FFTW=ON \
+  -DITK_USE_SYSTEM_GDCM=ON -DITK_USE_SYSTEM_PNG=ON -DITK_USE_SYSTEM_JPEG=ON \
+  -DITK_USE_SYSTEM_ZLIB=ON -DITK_USE_SYSTEM_EXPAT=ON "${extra[@]}" >&2
+nice -n 5 ninja -C "$build" -j "$jobs" >&2
+touch "$build/.cudafft-complete"
+echo "ITK $version build tree ready at $build" >&2
+echo "$build"
