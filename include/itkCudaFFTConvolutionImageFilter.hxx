@@ -340,10 +340,6 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   const InputImageType * input = this->GetInput();
   m_NumberOfTiles = 0;
   const OutputRegionType outputRegion = output->GetBufferedRegion();
-  if (outputRegion.GetNumberOfPixels() == 0)
-  {
-    return;
-  }
 
   // Where to run.
   std::string gpuMissing;
@@ -355,6 +351,11 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
     {
       itkExceptionMacro(<< "the GPU was required (ComputeDevice GPU) but " << gpuMissing);
     }
+  }
+  m_LastComputeDevice = useGPU ? ComputeDeviceEnum::GPU : ComputeDeviceEnum::CPU;
+  if (outputRegion.GetNumberOfPixels() == 0)
+  {
+    return; // e.g. VALID with a kernel larger than the image: nothing to compute
   }
 
   InputPixelType          constant;
@@ -431,12 +432,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   this->UpdateProgress(0.0f);
   if (useGPU)
   {
-    m_LastComputeDevice = ComputeDeviceEnum::GPU;
     this->RunOnGPU(plan, inputValues, outputValues);
   }
   else
   {
-    m_LastComputeDevice = ComputeDeviceEnum::CPU;
     this->RunOnCPU(plan, inputValues, outputValues);
   }
   CudaFFTConvolutionDetail::CopyToOutput<InternalPrecisionType>(outputStorage, output->GetBufferPointer());

@@ -17,11 +17,13 @@ jobs=${CUDAFFT_JOBS:-$(nproc)}
 mkdir -p "$cache"
 "$here/install-deps.sh" >&2
 
-build="$cache/itk-$version-build"
-if [ -f "$build/.cudafft-complete" ]; then
-  echo "ITK $version build tree cached at $build" >&2
-  echo "$build"; exit 0
-fi
+# A cached tree whose version starts with the one asked for (5.4 matches 5.4.7) is reused.
+for cached in $(ls -d "$cache"/itk-"$version"*-build 2>/dev/null | sort -V -r); do
+  if [ -f "$cached/.cudafft-complete" ]; then
+    echo "ITK build tree cached at $cached" >&2
+    echo "$cached"; exit 0
+  fi
+done
 
 # Source package via apt's own client with a deb-src list derived from the machine's apt
 # sources; the development suite is added for versions newer than the release's.
@@ -36,10 +38,12 @@ if [ -f /etc/apt/sources.list ] && grep -q '^deb ' /etc/apt/sources.list; then
   sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > "$apt_dir/src-legacy.list"; src_lists=1
 fi
 [ "$src_lists" = 1 ] || { echo "no apt sources found to derive a deb-src entry from" >&2; exit 1; }
-# A newer ITK lives in the development suite: same archive, other suite.
+# A newer ITK lives in the development suite of the same archive: a copy of the main archive's
+# entry (not the security one) with its suite changed.
 for f in "$apt_dir"/src-*.sources; do
   case "$f" in *-devel.sources) continue;; esac
-  awk '/^Suites:/{print "Suites: sid"; next} {print}' "$f" | awk 'BEGIN{RS="";ORS="\n\n"} /\/debian(\n|$| )/ || /debian\n/ {print}' > "${f%.sources}-devel.sources"
+  awk 'BEGIN { RS = ""; ORS = "\n\n" } /URIs:[^\n]*debian\/?(\n|$)/ { print }' "$f" |
+    sed 's/^Suites:.*/Suites: sid/' > "${f%.sources}-devel.sources"
 done
 aptopts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt_dir" -o "Dir::State::Lists=$apt_dir/lists")
 apt-get "${aptopts[@]}" -qq update >&2
@@ -50,6 +54,7 @@ if [ -z "$full_version" ]; then
 fi
 upstream=${full_version%%-*}
 src="$cache/itk-$upstream-src"
+build="$cache/itk-$upstream-build"
 if [ ! -f "$src/CMakeLists.txt" ]; then
   dl="$cache/download-$upstream"; mkdir -p "$dl"
   (cd "$dl" && apt-get "${aptopts[@]}" --download-only source "insighttoolkit5=$full_version" >&2)

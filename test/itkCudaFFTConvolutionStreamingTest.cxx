@@ -292,8 +292,10 @@ itkCudaFFTConvolutionStreamingTest(int argc, char * argv[])
     {
       if (gpu)
       {
+        // A periodic boundary that wraps reads whole axes per tile, so it needs more room.
+        const itk::SizeValueType budget = (boundary == Boundary::Periodic ? 72 : 52) * MiB;
         failures += TileOneCase<3>(
-          gpu, I3{ { 2, -3, 1 } }, S3{ { 160, 150, 140 } }, S3{ { 7, 6, 5 } }, boundary, mode, 52 * MiB, generator);
+          gpu, I3{ { 2, -3, 1 } }, S3{ { 160, 150, 140 } }, S3{ { 7, 6, 5 } }, boundary, mode, budget, generator);
       }
       else
       {

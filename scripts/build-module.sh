@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Configures and builds the module against an ITK build tree.
+#   scripts/build-module.sh ITK_BUILD_DIR BUILD_DIR [cmake options...]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+itk_dir=${1:?ITK build tree}; build=${2:?build directory}; shift 2
+jobs=${CUDAFFT_JOBS:-$(nproc)}
+# A module build writes into the ITK tree (bin/, lib/cmake): one build at a time.
+exec 9>"$itk_dir/.cudafft-lock"; flock 9
+cmake -G Ninja -S "$repo" -B "$build" -DITK_DIR="$itk_dir" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON \
+  -DITK_USE_KWSTYLE=OFF -DITK_USE_CLANG_FORMAT=OFF -DITK_FORBID_DOWNLOADS=ON "$@" > "$build.configure.log" 2>&1 ||
+  { cat "$build.configure.log"; exit 1; }
+ninja -C "$build" -j "$jobs"
