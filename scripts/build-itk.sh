@@ -71,7 +71,7 @@ case "$upstream" in
   5.2.*) extra+=(-DITK_USE_SYSTEM_DOUBLECONVERSION=ON) ;;
   *) extra+=(-DITK_USE_SYSTEM_DOUBLECONVERSION=OFF) ;;   # 5.4 needs a newer double-conversion than bookworm's
 esac
-rm -rf "$build"
+# An interrupted build resumes where it stopped.
 cmake -G Ninja -S "$src" -B "$build" \
   -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DCMAKE_CXX_STANDARD=17 \
   -DBUILD_TESTING=OFF -DBUILD_EXAMPLES=OFF -DITK_FORBID_DOWNLOADS=ON -DITK_USE_KWSTYLE=OFF \

@@ -107,8 +107,6 @@ template <>
 struct FFTTraits<float>
 {
   using Complex = cufftComplex;
-  static constexpr cufftType Forward = CUFFT_R2C;
-  static constexpr cufftType Inverse = CUFFT_C2R;
   static cufftResult
   ExecForward(cufftHandle plan, float * data)
   {
@@ -124,8 +122,6 @@ template <>
 struct FFTTraits<double>
 {
   using Complex = cufftDoubleComplex;
-  static constexpr cufftType Forward = CUFFT_D2Z;
-  static constexpr cufftType Inverse = CUFFT_Z2D;
   static cufftResult
   ExecForward(cufftHandle plan, double * data)
   {

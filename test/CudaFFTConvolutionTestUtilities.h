@@ -24,12 +24,17 @@
 #include "itkConstantBoundaryCondition.h"
 #include "itkCudaFFTConvolutionEngine.h"
 #include "itkImage.h"
+#include "itkImageRegionConstIterator.h"
+#include "itkImageRegionConstIteratorWithIndex.h"
+#include "itkImageRegionIterator.h"
 #include "itkImageRegionIteratorWithIndex.h"
 #include "itkPeriodicBoundaryCondition.h"
 #include "itkZeroFluxNeumannBoundaryCondition.h"
 
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <iostream>
 #include <memory>
 #include <random>
