@@ -156,6 +156,18 @@ public:
     return m_LastFFTSize;
   }
 
+  /** Device bytes the last GPU update's plan was estimated to need (never below its peak). */
+  itkGetConstMacro(LastEstimatedGPUMemory, SizeValueType);
+
+  /** Device bytes an update would need for an image and kernel of these sizes, before any
+   * pipeline exists: the plan this filter would make (one tile when it fits \a budget, 0 meaning
+   * no limit; else tiles), with cuFFT's exact work area when a device is present. */
+  static SizeValueType
+  EstimateGPUMemory(const typename InputImageType::SizeType &  imageSize,
+                    const typename KernelImageType::SizeType & kernelSize,
+                    OutputRegionEnum                           mode = OutputRegionEnum::SAME,
+                    SizeValueType                              budget = 0);
+
   /** Frees every GPU buffer, cuFFT plan, cached kernel spectrum and pinned staging buffer. */
   void
   ReleaseGPUResources();
@@ -201,6 +213,7 @@ private:
   ComputeDeviceEnum      m_LastComputeDevice{ ComputeDeviceEnum::AUTOMATIC };
   SizeValueType          m_GPUMemoryBudget{ 0 };
   SizeValueType          m_NumberOfTiles{ 0 };
+  SizeValueType          m_LastEstimatedGPUMemory{ 0 };
   PlannerType::SizeArray m_LastFFTSize{ { 0, 0, 0 } };
   InternalPrecisionType  m_BoundaryConstant{};
 

@@ -181,6 +181,41 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+SizeValueType
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::EstimateGPUMemory(
+  const typename InputImageType::SizeType &  imageSize,
+  const typename KernelImageType::SizeType & kernelSize,
+  OutputRegionEnum                           mode,
+  SizeValueType                              budget)
+{
+  PlannerType::Request request;
+  request.dimension = ImageDimension;
+  for (unsigned int a = 0; a < ImageDimension; ++a)
+  {
+    request.inputLargest.size[a] = imageSize[a];
+    request.kernelSize[a] = kernelSize[a];
+  }
+  request.inputBuffered = request.inputLargest;
+  request.output = PlannerType::OutputRegion(mode, ImageDimension, request.inputLargest, request.kernelSize);
+  request.elementSize = sizeof(InternalPrecisionType);
+  request.memoryBudget = budget;
+  if (CudaFFTConvolutionEngine::DeviceAvailable())
+  {
+    request.workArea = [](const PlannerType::SizeArray & fft, unsigned int dimension) {
+      return CudaFFTConvolutionEngine::WorkAreaBytes(fft, dimension, sizeof(InternalPrecisionType));
+    };
+  }
+  try
+  {
+    return PlannerType::MakePlan(request).memory.Peak();
+  }
+  catch (const std::exception & error)
+  {
+    itkGenericExceptionMacro(<< "CudaFFTConvolutionImageFilter::EstimateGPUMemory: " << error.what());
+  }
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::ReleaseGPUResources()
 {
@@ -421,6 +456,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   }
   m_NumberOfTiles = plan.tiles.size();
   m_LastFFTSize = plan.fftSize;
+  m_LastEstimatedGPUMemory = useGPU ? plan.memory.Peak() : 0;
 
   std::vector<InternalPrecisionType> inputStorage;
   std::vector<InternalPrecisionType> outputStorage;
@@ -660,6 +696,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   os << indent << "LastComputeDevice: " << m_LastComputeDevice << std::endl;
   os << indent << "GPUMemoryBudget: " << m_GPUMemoryBudget << std::endl;
   os << indent << "NumberOfTiles: " << m_NumberOfTiles << std::endl;
+  os << indent << "LastEstimatedGPUMemory: " << m_LastEstimatedGPUMemory << std::endl;
   os << indent << "LastFFTSize: [" << m_LastFFTSize[0] << ", " << m_LastFFTSize[1] << ", " << m_LastFFTSize[2] << "]"
      << std::endl;
   os << indent << "BoundaryConstant: " << static_cast<typename NumericTraits<InternalPrecisionType>::PrintType>(m_BoundaryConstant)

@@ -24,6 +24,8 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
+#include <map>
+#include <tuple>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -987,12 +989,27 @@ CudaFFTConvolutionEngine::DeviceMemory(std::uint64_t & freeBytes, std::uint64_t 
 std::uint64_t
 CudaFFTConvolutionEngine::WorkAreaBytes(const SizeArray & fftSize, unsigned int dimension, unsigned int elementSize)
 {
+  // Making plans costs milliseconds: remember the answer per size (shared by all engines).
+  using Key = std::tuple<std::uint64_t, std::uint64_t, std::uint64_t, unsigned int, unsigned int>;
+  static std::mutex                        mutex;
+  static std::map<Key, std::uint64_t>      known;
+  const Key                                key{ fftSize[0], fftSize[1], fftSize[2], dimension, elementSize };
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    const auto                  found = known.find(key);
+    if (found != known.end())
+    {
+      return found->second;
+    }
+  }
   cufftHandle   forward{};
   cufftHandle   inverse{};
   std::uint64_t workBytes = 0;
   Impl::MakePlans(fftSize, dimension, elementSize, forward, inverse, workBytes);
   cufftDestroy(forward);
   cufftDestroy(inverse);
+  std::lock_guard<std::mutex> lock(mutex);
+  known[key] = workBytes;
   return workBytes;
 }
 

@@ -428,8 +428,22 @@ CudaFFTConvolutionPlanner::MakePlan(const Request & request)
     bool          found = false;
     double        bestCost = std::numeric_limits<double>::max();
     std::uint64_t smallestPeak = std::numeric_limits<std::uint64_t>::max();
-    AxisCut       best[MaximumDimension] = {};
-    for (const AxisCut & c0 : cuts[0])
+    AxisCut       best[MaximumDimension] = { cuts[0].front(), cuts[1].front(), cuts[2].front() };
+    {
+      // One tile is the fastest when it fits: no search then (a warm Update stays cheap).
+      const SizeArray fft{ { best[0].fftSize, best[1].fftSize, best[2].fftSize } };
+      const auto      whole = EstimateMemory(fft,
+                                        wholeSource.NumberOfVoxels(),
+                                        request.output.NumberOfVoxels(),
+                                        kernelVoxels,
+                                        1,
+                                        request.elementSize,
+                                        workModel(fft),
+                                        request.allocationGranularity,
+                                        request.planDataBytes);
+      found = best[0].tiles == 1 && best[1].tiles == 1 && best[2].tiles == 1 && (budget == 0 || whole.Peak() <= budget);
+    }
+    for (const AxisCut & c0 : found ? std::vector<AxisCut>{} : cuts[0])
     {
       for (const AxisCut & c1 : cuts[1])
       {
