@@ -104,6 +104,24 @@ public:
   static std::uint64_t
   WorkAreaBytes(const SizeArray & fftSize, unsigned int dimension, unsigned int elementSize);
 
+  /** Page-locked host memory (cudaMallocHost), which the engine copies to and from by DMA
+   * without staging; nullptr when it cannot be had. Free it with FreePinnedHost. */
+  static void *
+  AllocatePinnedHost(std::uint64_t bytes);
+  static void
+  FreePinnedHost(void * pointer);
+
+  /** Page-locks an existing host buffer (cudaHostRegister); false when that fails. The buffer
+   * must stay allocated until UnregisterHost. */
+  static bool
+  RegisterHost(const void * pointer, std::uint64_t bytes);
+  static void
+  UnregisterHost(const void * pointer);
+
+  /** True when the host pointer lies in page-locked memory. */
+  static bool
+  IsPinnedHost(const void * pointer);
+
   /** Whether the spectrum for this kernel key and plan is cached (the kernel need not be sent). */
   bool
   HasKernelSpectrum(std::uint64_t kernelKey, const Plan & plan, bool normalize) const;

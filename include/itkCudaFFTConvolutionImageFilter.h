@@ -22,6 +22,7 @@
 #include "itkCudaFFTConvolutionEngine.h"
 #include "itkCudaFFTConvolutionImageFilterEnums.h"
 #include "itkCudaFFTConvolutionPlanner.h"
+#include "itkCudaPinnedImportImageContainer.h"
 #include "itkImage.h"
 
 #include <complex>
@@ -205,6 +206,16 @@ private:
   std::uint64_t
   GetKernelKey() const;
 
+  /** Page-locks the output and input buffers of repeated updates (see the .hxx). */
+  void
+  PinBuffersForRepeatedUpdates();
+
+  void
+  UnregisterInput();
+
+  using PinnedContainerType = CudaPinnedImportImageContainer<SizeValueType, OutputPixelType>;
+  using InputPixelContainerType = typename InputImageType::PixelContainer;
+
   std::vector<InternalPrecisionType>
   KernelValues() const;
 
@@ -218,6 +229,12 @@ private:
   InternalPrecisionType  m_BoundaryConstant{};
 
   std::unique_ptr<CudaFFTConvolutionEngine> m_Engine;
+
+  // Page-locking of buffers that come back (see PinBuffersForRepeatedUpdates).
+  SizeValueType                                     m_PreviousOutputPixels{ 0 };
+  const InputPixelContainerType *                   m_PreviousInput{ nullptr };
+  typename InputPixelContainerType::ConstPointer    m_RegisteredInput;
+  const void *                                      m_RegisteredPointer{ nullptr };
 
   // The CPU path's cached kernel spectrum and its key.
   typename InternalComplexImageType::Pointer m_CPUSpectrum;

@@ -219,6 +219,8 @@ template <typename TInputImage, typename TKernelImage, typename TOutputImage, ty
 void
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::ReleaseGPUResources()
 {
+  this->UnregisterInput();
+  m_PreviousInput = nullptr;
   if (m_Engine)
   {
     m_Engine->ReleaseResources();
@@ -370,11 +372,9 @@ template <typename TInputImage, typename TKernelImage, typename TOutputImage, ty
 void
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::GenerateData()
 {
-  this->AllocateOutputs();
   OutputImageType *      output = this->GetOutput();
   const InputImageType * input = this->GetInput();
   m_NumberOfTiles = 0;
-  const OutputRegionType outputRegion = output->GetBufferedRegion();
 
   // Where to run.
   std::string gpuMissing;
@@ -388,6 +388,12 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
     }
   }
   m_LastComputeDevice = useGPU ? ComputeDeviceEnum::GPU : ComputeDeviceEnum::CPU;
+  if (useGPU)
+  {
+    this->PinBuffersForRepeatedUpdates();
+  }
+  this->AllocateOutputs();
+  const OutputRegionType outputRegion = output->GetBufferedRegion();
   if (outputRegion.GetNumberOfPixels() == 0)
   {
     return; // e.g. VALID with a kernel larger than the image: nothing to compute
@@ -475,6 +481,52 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
     this->RunOnCPU(plan, inputValues, outputValues);
   }
   CudaFFTConvolutionDetail::CopyToOutput<InternalPrecisionType>(outputStorage, output->GetBufferPointer());
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+void
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PinBuffersForRepeatedUpdates()
+{
+  // Page-locking costs about what one staged transfer saves, so only buffers that come back
+  // (a deconvolution loop, a batch, a re-executed pipeline) are page-locked: the output when an
+  // update makes the same size as the one before, the input when its buffer is the one before.
+  OutputImageType *   output = this->GetOutput();
+  const SizeValueType outputPixels = output->GetRequestedRegion().GetNumberOfPixels();
+  if (std::is_same<OutputPixelType, InternalPrecisionType>::value && outputPixels == m_PreviousOutputPixels &&
+      dynamic_cast<const PinnedContainerType *>(output->GetPixelContainer()) == nullptr)
+  {
+    output->SetPixelContainer(PinnedContainerType::New());
+  }
+  m_PreviousOutputPixels = outputPixels;
+
+  const InputImageType * input = this->GetInput();
+  const auto *           container = input->GetPixelContainer();
+  if (m_RegisteredInput.GetPointer() != container || m_RegisteredPointer != input->GetBufferPointer())
+  {
+    this->UnregisterInput();
+    if (std::is_same<InputPixelType, InternalPrecisionType>::value && container == m_PreviousInput &&
+        input->GetBufferPointer() != nullptr && !CudaFFTConvolutionEngine::IsPinnedHost(input->GetBufferPointer()) &&
+        CudaFFTConvolutionEngine::RegisterHost(input->GetBufferPointer(),
+                                               input->GetBufferedRegion().GetNumberOfPixels() * sizeof(InputPixelType)))
+    {
+      // Holding the container keeps the registered memory alive until it is unregistered.
+      m_RegisteredInput = container;
+      m_RegisteredPointer = input->GetBufferPointer();
+    }
+  }
+  m_PreviousInput = container;
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+void
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::UnregisterInput()
+{
+  if (m_RegisteredInput)
+  {
+    CudaFFTConvolutionEngine::UnregisterHost(m_RegisteredPointer);
+    m_RegisteredInput = nullptr;
+    m_RegisteredPointer = nullptr;
+  }
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>

@@ -416,6 +416,66 @@ MakeRowBlock(const Planner::Box & box, const Planner::Box & buffer, unsigned int
   return rows;
 }
 
+/** True when the host range is page-locked (cudaMallocHost or cudaHostRegister): DMA reaches it. */
+bool
+IsPinned(const void * pointer)
+{
+  cudaPointerAttributes attributes{};
+  if (cudaPointerGetAttributes(&attributes, pointer) != cudaSuccess)
+  {
+    cudaGetLastError();
+    return false;
+  }
+  return attributes.type == cudaMemoryTypeHost;
+}
+
+/** Enqueues a copy between a box of a pinned host buffer and a compact device block. */
+void
+CopyBoxAsync(void *               host,
+             const Planner::Box & buffer,
+             const Planner::Box & box,
+             unsigned int         elementSize,
+             void *               device,
+             bool                 toDevice,
+             cudaStream_t         stream)
+{
+  const std::uint64_t rowBytes = box.size[0] * elementSize;
+  const std::uint64_t offset0 = static_cast<std::uint64_t>(box.index[0] - buffer.index[0]);
+  const std::uint64_t offset1 = static_cast<std::uint64_t>(box.index[1] - buffer.index[1]);
+  const std::uint64_t offset2 = static_cast<std::uint64_t>(box.index[2] - buffer.index[2]);
+  char *              hostStart = static_cast<char *>(host) +
+                     ((offset2 * buffer.size[1] + offset1) * buffer.size[0] + offset0) * elementSize;
+  const bool wholeRows = box.size[0] == buffer.size[0];
+  if (wholeRows && (box.size[1] == buffer.size[1] || box.size[2] == 1))
+  {
+    // Contiguous on both sides: one linear DMA.
+    const std::uint64_t bytes = rowBytes * box.size[1] * box.size[2];
+    CUDAFFT_CHECK(toDevice ? cudaMemcpyAsync(device, hostStart, bytes, cudaMemcpyHostToDevice, stream)
+                           : cudaMemcpyAsync(hostStart, device, bytes, cudaMemcpyDeviceToHost, stream));
+    return;
+  }
+  cudaMemcpy3DParms parameters{};
+  cudaPitchedPtr    hostPointer = make_cudaPitchedPtr(host, buffer.size[0] * elementSize, buffer.size[0] * elementSize, buffer.size[1]);
+  cudaPitchedPtr    devicePointer = make_cudaPitchedPtr(device, rowBytes, rowBytes, box.size[1]);
+  const cudaPos     hostPosition = make_cudaPos(offset0 * elementSize, offset1, offset2);
+  if (toDevice)
+  {
+    parameters.srcPtr = hostPointer;
+    parameters.srcPos = hostPosition;
+    parameters.dstPtr = devicePointer;
+    parameters.kind = cudaMemcpyHostToDevice;
+  }
+  else
+  {
+    parameters.srcPtr = devicePointer;
+    parameters.dstPtr = hostPointer;
+    parameters.dstPos = hostPosition;
+    parameters.kind = cudaMemcpyDeviceToHost;
+  }
+  parameters.extent = make_cudaExtent(rowBytes, box.size[1], box.size[2]);
+  CUDAFFT_CHECK(cudaMemcpy3DAsync(&parameters, stream));
+}
+
 constexpr std::uint64_t StagingChunkBytes = 16u << 20;
 } // namespace
 
@@ -497,8 +557,12 @@ public:
     {
       CUDAFFT_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
     }
-    CUDAFFT_CHECK(cudaEventCreateWithFlags(&m_InputReady, cudaEventDisableTiming));
-    CUDAFFT_CHECK(cudaEventCreateWithFlags(&m_ComputeDone, cudaEventDisableTiming));
+    for (unsigned int slot = 0; slot < 2; ++slot)
+    {
+      CUDAFFT_CHECK(cudaEventCreateWithFlags(&m_InputReady[slot], cudaEventDisableTiming));
+      CUDAFFT_CHECK(cudaEventCreateWithFlags(&m_ComputeDone[slot], cudaEventDisableTiming));
+      CUDAFFT_CHECK(cudaEventCreateWithFlags(&m_Downloaded[slot], cudaEventDisableTiming));
+    }
   }
 
   void
@@ -749,7 +813,6 @@ public:
                                     m_Download));
       CUDAFFT_CHECK(cudaEventRecord(m_ChunkEvents[2 + chunk % 2], m_Download));
     };
-    CUDAFFT_CHECK(cudaStreamWaitEvent(m_Download, m_ComputeDone, 0));
     for (std::uint64_t chunk = 0; chunk < std::min<std::uint64_t>(2, chunks); ++chunk)
     {
       enqueue(chunk);
@@ -810,21 +873,34 @@ public:
     const FFTLayout     layout = Layout(plan.fftSize);
     const std::uint64_t spectrumElements = Planner::NumberOfSpectrumElements(plan.fftSize);
     Allocate(m_FFTBuffer, spectrumElements * 2 * sizeof(T), "FFT buffer");
-    Allocate(m_Source, std::max<std::uint64_t>(plan.maxSourceVoxels, 1) * sizeof(T), "input tile");
-    Allocate(m_Tile, std::max<std::uint64_t>(plan.maxTileVoxels, 1) * sizeof(T), "output tile");
+    // Two slots of staging when there are several tiles: tile t+1 is uploaded while tile t is
+    // computed and tile t-1 downloaded. The planner counted plan.stagingSlots of each.
+    const unsigned int  slots = plan.tiles.size() > 1 ? 2 : 1;
     const std::uint64_t mapLength = plan.fftSize[0] + plan.fftSize[1] + plan.fftSize[2];
-    Allocate(m_Maps, mapLength * sizeof(long long), "axis maps");
-    for (unsigned int slot = 0; slot < 4; ++slot)
+    for (unsigned int slot = 0; slot < slots; ++slot)
     {
-      AllocatePinned(m_Pinned[slot], m_PinnedCapacity[slot], m_PinnedBytes);
+      Allocate(m_Source[slot], std::max<std::uint64_t>(plan.maxSourceVoxels, 1) * sizeof(T), "input tile");
+      Allocate(m_Tile[slot], std::max<std::uint64_t>(plan.maxTileVoxels, 1) * sizeof(T), "output tile");
+      Allocate(m_Maps[slot], mapLength * sizeof(long long), "axis maps");
+    }
+    const bool inputPinned = IsPinned(input.data);
+    const bool outputPinned = IsPinned(output.data);
+    if (!inputPinned || !outputPinned)
+    {
+      for (unsigned int chunk = 0; chunk < 4; ++chunk)
+      {
+        AllocatePinned(m_Pinned[chunk], m_PinnedCapacity[chunk], m_PinnedBytes);
+      }
     }
     std::vector<long long> maps(mapLength);
     const auto             cropOffset = Planner::CropOffset(plan.kernelSize);
+    using Complex = typename FFTTraits<T>::Complex;
 
-    for (std::size_t t = 0; t < plan.tiles.size(); ++t)
-    {
-      const auto & tile = plan.tiles[t];
-      std::size_t  at = 0;
+    // Enqueues tile t: its maps and source block (slot t % 2), then its computation.
+    const auto enqueue = [&](std::size_t t) {
+      const auto &       tile = plan.tiles[t];
+      const unsigned int slot = static_cast<unsigned int>(t % slots);
+      std::size_t        at = 0;
       for (unsigned int axis = 0; axis < 3; ++axis)
       {
         for (const std::int64_t value : Planner::AxisSourceMap(plan, tile, axis))
@@ -832,28 +908,36 @@ public:
           maps[at++] = value;
         }
       }
-      // The previous tile's compute has finished reading the maps and the source block.
-      CUDAFFT_CHECK(cudaStreamSynchronize(m_Compute));
-      CUDAFFT_CHECK(cudaMemcpy(m_Maps.pointer, maps.data(), mapLength * sizeof(long long), cudaMemcpyHostToDevice));
+      // Tile t - 2 has finished reading this slot's maps and source block.
+      CUDAFFT_CHECK(cudaEventSynchronize(m_ComputeDone[slot]));
+      CUDAFFT_CHECK(cudaMemcpy(m_Maps[slot].pointer, maps.data(), mapLength * sizeof(long long), cudaMemcpyHostToDevice));
       if (!tile.source.IsEmpty())
       {
-        Upload(input.data, input.region, tile.source, sizeof(T), m_Source.pointer);
+        if (inputPinned)
+        {
+          CopyBoxAsync(const_cast<T *>(input.data), input.region, tile.source, sizeof(T), m_Source[slot].pointer, true, m_Upload);
+        }
+        else
+        {
+          Upload(input.data, input.region, tile.source, sizeof(T), m_Source[slot].pointer);
+        }
       }
-      CUDAFFT_CHECK(cudaEventRecord(m_InputReady, m_Upload));
-      CUDAFFT_CHECK(cudaStreamWaitEvent(m_Compute, m_InputReady, 0));
+      CUDAFFT_CHECK(cudaEventRecord(m_InputReady[slot], m_Upload));
+      CUDAFFT_CHECK(cudaStreamWaitEvent(m_Compute, m_InputReady[slot], 0));
+      // Tile t - 2's result has left this slot's output block.
+      CUDAFFT_CHECK(cudaStreamWaitEvent(m_Compute, m_Downloaded[slot], 0));
 
       const std::uint64_t paddedVoxels = plan.fftSize[0] * plan.fftSize[1] * plan.fftSize[2];
       PadTile<T><<<BlocksFor(paddedVoxels), ThreadsPerBlock, 0, m_Compute>>>(
         static_cast<T *>(m_FFTBuffer.pointer),
         layout,
-        static_cast<const T *>(m_Source.pointer),
+        static_cast<const T *>(m_Source[slot].pointer),
         static_cast<long long>(tile.source.size[0]),
         static_cast<long long>(tile.source.size[1]),
-        static_cast<const long long *>(m_Maps.pointer),
+        static_cast<const long long *>(m_Maps[slot].pointer),
         constant);
       CheckLaunch("PadTile");
       CUDAFFT_CHECK(FFTTraits<T>::ExecForward(m_ForwardPlan, static_cast<T *>(m_FFTBuffer.pointer)));
-      using Complex = typename FFTTraits<T>::Complex;
       MultiplySpectra<Complex><<<BlocksFor(spectrumElements), ThreadsPerBlock, 0, m_Compute>>>(
         static_cast<Complex *>(m_FFTBuffer.pointer),
         static_cast<const Complex *>(m_Spectrum.pointer),
@@ -866,20 +950,55 @@ public:
         cropOffset[0],
         cropOffset[1],
         cropOffset[2],
-        static_cast<T *>(m_Tile.pointer),
+        static_cast<T *>(m_Tile[slot].pointer),
         static_cast<long long>(tile.output.size[0]),
         static_cast<long long>(tile.output.size[1]),
         static_cast<long long>(tile.output.size[2]));
       CheckLaunch("CropTile");
-      CUDAFFT_CHECK(cudaEventRecord(m_ComputeDone, m_Compute));
-      Download(m_Tile.pointer, output.data, output.region, tile.output, sizeof(T));
-      CUDAFFT_CHECK(cudaStreamSynchronize(m_Download));
-      if (progress && !progress(static_cast<double>(t + 1) / static_cast<double>(plan.tiles.size())))
+      CUDAFFT_CHECK(cudaEventRecord(m_ComputeDone[slot], m_Compute));
+    };
+
+    // Moves tile t's result to the host buffer (asynchronously when that buffer is page-locked).
+    const auto retrieve = [&](std::size_t t) {
+      const auto &       tile = plan.tiles[t];
+      const unsigned int slot = static_cast<unsigned int>(t % slots);
+      CUDAFFT_CHECK(cudaStreamWaitEvent(m_Download, m_ComputeDone[slot], 0));
+      if (outputPinned)
       {
-        return false;
+        CopyBoxAsync(output.data, output.region, tile.output, sizeof(T), m_Tile[slot].pointer, false, m_Download);
+      }
+      else
+      {
+        Download(m_Tile[slot].pointer, output.data, output.region, tile.output, sizeof(T));
+      }
+      CUDAFFT_CHECK(cudaEventRecord(m_Downloaded[slot], m_Download));
+    };
+
+    bool completed = true;
+    for (std::size_t t = 0; t < plan.tiles.size(); ++t)
+    {
+      enqueue(t);
+      if (t > 0)
+      {
+        retrieve(t - 1);
+        if (progress && !progress(static_cast<double>(t) / static_cast<double>(plan.tiles.size())))
+        {
+          completed = false;
+          break;
+        }
       }
     }
-    return true;
+    if (completed)
+    {
+      retrieve(plan.tiles.size() - 1);
+    }
+    CUDAFFT_CHECK(cudaStreamSynchronize(m_Compute));
+    CUDAFFT_CHECK(cudaStreamSynchronize(m_Download));
+    if (completed && progress)
+    {
+      completed = progress(1.0);
+    }
+    return completed;
   }
 
   void
@@ -895,9 +1014,12 @@ public:
     Free(m_Spectrum);
     m_SpectrumValid = false;
     Free(m_FFTBuffer);
-    Free(m_Source);
-    Free(m_Tile);
-    Free(m_Maps);
+    for (unsigned int slot = 0; slot < 2; ++slot)
+    {
+      Free(m_Source[slot]);
+      Free(m_Tile[slot]);
+      Free(m_Maps[slot]);
+    }
     for (unsigned int slot = 0; slot < 4; ++slot)
     {
       if (m_Pinned[slot] != nullptr)
@@ -914,8 +1036,12 @@ public:
         cudaEventDestroy(event);
         event = nullptr;
       }
-      cudaEventDestroy(m_InputReady);
-      cudaEventDestroy(m_ComputeDone);
+      for (unsigned int slot = 0; slot < 2; ++slot)
+      {
+        cudaEventDestroy(m_InputReady[slot]);
+        cudaEventDestroy(m_ComputeDone[slot]);
+        cudaEventDestroy(m_Downloaded[slot]);
+      }
       cudaStreamDestroy(m_Compute);
       cudaStreamDestroy(m_Upload);
       cudaStreamDestroy(m_Download);
@@ -928,8 +1054,9 @@ public:
   cudaStream_t  m_Upload{ nullptr };
   cudaStream_t  m_Download{ nullptr };
   cudaEvent_t   m_ChunkEvents[4]{};
-  cudaEvent_t   m_InputReady{ nullptr };
-  cudaEvent_t   m_ComputeDone{ nullptr };
+  cudaEvent_t   m_InputReady[2]{};
+  cudaEvent_t   m_ComputeDone[2]{};
+  cudaEvent_t   m_Downloaded[2]{};
   bool          m_PlansValid{ false };
   cufftHandle   m_ForwardPlan{};
   cufftHandle   m_InversePlan{};
@@ -941,9 +1068,9 @@ public:
   bool          m_SpectrumValid{ false };
   SpectrumKey   m_SpectrumKey;
   DeviceBuffer  m_FFTBuffer;
-  DeviceBuffer  m_Source;
-  DeviceBuffer  m_Tile;
-  DeviceBuffer  m_Maps;
+  DeviceBuffer  m_Source[2];
+  DeviceBuffer  m_Tile[2];
+  DeviceBuffer  m_Maps[2];
   void *        m_Pinned[4]{};
   std::uint64_t m_PinnedCapacity[4]{};
   std::uint64_t m_PinnedBytes{ StagingChunkBytes };
@@ -1011,6 +1138,53 @@ CudaFFTConvolutionEngine::WorkAreaBytes(const SizeArray & fftSize, unsigned int 
   std::lock_guard<std::mutex> lock(mutex);
   known[key] = workBytes;
   return workBytes;
+}
+
+void *
+CudaFFTConvolutionEngine::AllocatePinnedHost(std::uint64_t bytes)
+{
+  void * pointer = nullptr;
+  if (cudaMallocHost(&pointer, bytes) != cudaSuccess)
+  {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return pointer;
+}
+
+void
+CudaFFTConvolutionEngine::FreePinnedHost(void * pointer)
+{
+  if (pointer != nullptr && cudaFreeHost(pointer) != cudaSuccess)
+  {
+    cudaGetLastError(); // at process exit the runtime may already be gone
+  }
+}
+
+bool
+CudaFFTConvolutionEngine::RegisterHost(const void * pointer, std::uint64_t bytes)
+{
+  if (cudaHostRegister(const_cast<void *>(pointer), bytes, cudaHostRegisterDefault) != cudaSuccess)
+  {
+    cudaGetLastError();
+    return false;
+  }
+  return true;
+}
+
+void
+CudaFFTConvolutionEngine::UnregisterHost(const void * pointer)
+{
+  if (pointer != nullptr && cudaHostUnregister(const_cast<void *>(pointer)) != cudaSuccess)
+  {
+    cudaGetLastError();
+  }
+}
+
+bool
+CudaFFTConvolutionEngine::IsPinnedHost(const void * pointer)
+{
+  return IsPinned(pointer);
 }
 
 bool
