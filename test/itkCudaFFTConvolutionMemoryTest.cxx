@@ -1,0 +1,137 @@
+/*=========================================================================
+ *
+ *  Copyright NumFOCUS
+ *
+ *  Licensed under the Apache License, Version 2.0 (the "License");
+ *  you may not use this file except in compliance with the License.
+ *  You may obtain a copy of the License at
+ *
+ *         https://www.apache.org/licenses/LICENSE-2.0.txt
+ *
+ *  Unless required by applicable law or agreed to in writing, software
+ *  distributed under the License is distributed on an "AS IS" BASIS,
+ *  WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ *  See the License for the specific language governing permissions and
+ *  limitations under the License.
+ *
+ *=========================================================================*/
+
+// GPU memory (GPU only): the filter's estimate is never below the peak the device reports
+// while it runs, and after ReleaseGPUResources() or the filter's destruction the device's free
+// memory returns to what it was before.
+
+#include "itkCudaFFTConvolutionImageFilter.h"
+#include "itkTestingMacros.h"
+
+#include "CudaFFTConvolutionTestUtilities.h"
+
+#include <atomic>
+#include <thread>
+
+namespace
+{
+using ImageType = itk::Image<float, 3>;
+using FilterType = itk::CudaFFTConvolutionImageFilter<ImageType>;
+using OutputRegion = itk::CudaFFTConvolutionImageFilterEnums::OutputRegion;
+
+std::uint64_t
+FreeBytes()
+{
+  std::uint64_t freeBytes = 0;
+  std::uint64_t totalBytes = 0;
+  itk::CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes);
+  return freeBytes;
+}
+
+struct Case
+{
+  ImageType::SizeType image;
+  ImageType::SizeType kernel;
+  OutputRegion        mode;
+  itk::SizeValueType  budget;
+};
+
+FilterType::Pointer
+MakeFilter(const Case & c, std::mt19937 & generator)
+{
+  auto input = CudaFFTConvolutionTest::RandomImage<ImageType>(ImageType::IndexType{ { 0, 0, 0 } }, c.image, generator, -1, 1);
+  auto kernel = CudaFFTConvolutionTest::RandomImage<ImageType>(ImageType::IndexType{ { 0, 0, 0 } }, c.kernel, generator, 0.1, 1);
+  auto filter = FilterType::New();
+  filter->SetInput(input);
+  filter->SetKernelImage(kernel);
+  filter->SetOutputRegion(c.mode);
+  filter->SetGPUMemoryBudget(c.budget);
+  filter->SetComputeDevice(itk::CudaFFTConvolutionImageFilterEnums::ComputeDevice::GPU);
+  return filter;
+}
+} // namespace
+
+int
+itkCudaFFTConvolutionMemoryTest(int argc, char * argv[])
+{
+  bool skip = false;
+  CudaFFTConvolutionTest::WantsGPU(argc, argv, skip);
+  if (skip || argc < 2 || std::string(argv[1]) != "gpu")
+  {
+    std::cout << "GPU memory test: skipped without a GPU" << std::endl;
+    return CudaFFTConvolutionTest::SkipReturnCode;
+  }
+  const itk::SizeValueType MiB = 1 << 20;
+  const std::vector<Case>  cases = { { { { 64, 64, 64 } }, { { 7, 7, 7 } }, OutputRegion::SAME, 0 },
+                                    { { { 200, 180, 150 } }, { { 9, 8, 7 } }, OutputRegion::FULL, 0 },
+                                    { { { 256, 256, 128 } }, { { 15, 15, 15 } }, OutputRegion::SAME, 64 * MiB } };
+  std::mt19937 generator(11);
+  // Warm-up: the CUDA context and cuFFT's code for these sizes stay loaded for the process.
+  for (const auto & c : cases)
+  {
+    auto filter = MakeFilter(c, generator);
+    filter->Update();
+  }
+  int failures = 0;
+  for (const auto & c : cases)
+  {
+    auto                       filter = MakeFilter(c, generator);
+    const std::uint64_t        before = FreeBytes();
+    std::atomic<std::uint64_t> lowest{ before };
+    std::atomic<bool>          stop{ false };
+    std::thread                sampler([&] {
+      while (!stop)
+      {
+        const std::uint64_t now = FreeBytes();
+        if (now < lowest)
+        {
+          lowest = now;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    });
+    filter->Update();
+    filter->GetInput()->GetPixelContainer()->Modified();
+    const_cast<ImageType *>(filter->GetInput())->Modified();
+    filter->Update(); // a repeated update allocates nothing new
+    stop = true;
+    sampler.join();
+    const std::uint64_t peak = before - std::min<std::uint64_t>(before, lowest);
+    const std::uint64_t estimate = filter->GetLastEstimatedGPUMemory();
+    filter->ReleaseGPUResources();
+    const std::uint64_t afterRelease = FreeBytes();
+    filter->Update(); // usable again after a release
+    filter = nullptr;
+    const std::uint64_t afterDestruction = FreeBytes();
+    std::cout << c.image << " * " << c.kernel << " " << c.mode << " budget " << c.budget << ": peak " << peak
+              << " bytes, estimate " << estimate << ", free after release " << static_cast<long long>(afterRelease - before)
+              << ", after destruction " << static_cast<long long>(afterDestruction - before) << std::endl;
+    if (estimate < peak)
+    {
+      std::cout << "  FAILED: the estimate is below the measured peak" << std::endl;
+      ++failures;
+    }
+    if (afterRelease != before || afterDestruction != before)
+    {
+      std::cout << "  FAILED: device memory did not return to its earlier value" << std::endl;
+      ++failures;
+    }
+  }
+  std::cout << failures << " failures" << std::endl;
+  return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
