@@ -260,7 +260,7 @@ main(int argc, char * argv[])
       RunCase("c", { { 1024, 1024, 512 } }, { { 31, 31, 31 } }, OutputRegion::SAME, std::uint64_t{ 5 } << 30, repeats,
               withCPU);
     if (cases.find('d') != std::string::npos)
-      RunCase("d", { { 2048, 2048, 1024 } }, { { 31, 31, 31 } }, OutputRegion::SAME, std::uint64_t{ 4 } << 30, 2,
+      RunCase("d", { { 2048, 2048, 1024 } }, { { 31, 31, 31 } }, OutputRegion::SAME, std::uint64_t{ 4 } << 30, 3,
               false);
   }
   catch (const itk::ExceptionObject & error)

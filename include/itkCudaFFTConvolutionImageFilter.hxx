@@ -199,6 +199,9 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   request.output = PlannerType::OutputRegion(mode, ImageDimension, request.inputLargest, request.kernelSize);
   request.elementSize = sizeof(InternalPrecisionType);
   request.memoryBudget = budget;
+  request.pageLockedHostBytes =
+    (request.inputBuffered.NumberOfVoxels() + request.output.NumberOfVoxels()) * sizeof(InternalPrecisionType) +
+    (64u << 20);
   if (CudaFFTConvolutionEngine::DeviceAvailable())
   {
     request.workArea = [](const PlannerType::SizeArray & fft, unsigned int dimension) {
@@ -427,6 +430,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
       request.workArea = [](const PlannerType::SizeArray & fft, unsigned int dimension) {
         return CudaFFTConvolutionEngine::WorkAreaBytes(fft, dimension, sizeof(InternalPrecisionType));
       };
+      // Repeated updates page-lock the input and output buffers, besides 64 MiB of staging.
+      request.pageLockedHostBytes = (request.inputBuffered.NumberOfVoxels() + request.output.NumberOfVoxels()) *
+                                      sizeof(InternalPrecisionType) +
+                                    (64u << 20);
     }
     catch (const CudaFFTConvolutionEngineError & error)
     {

@@ -108,6 +108,7 @@ public:
     std::uint64_t sourceStaging{ 0 };  //!< input tiles as read, all staging slots
     std::uint64_t tileStaging{ 0 };    //!< cropped output tiles, all staging slots
     std::uint64_t axisMaps{ 0 };       //!< padded-position to source-index tables, all slots
+    std::uint64_t hostMappings{ 0 };   //!< device page tables of page-locked host memory
 
     /** The largest amount held at one time. */
     std::uint64_t
@@ -134,6 +135,9 @@ public:
     std::uint64_t allocationGranularity{ AllocationGranularity };
     /** Device bytes cuFFT keeps for the two plans besides the work area (0 on the CPU path). */
     std::uint64_t planDataBytes{ PlanDataBytes };
+    /** Host bytes the run may page-lock (image buffers, staging): the driver maps them with
+     * device page tables, about 2 MiB per GiB (measured on an H100). */
+    std::uint64_t pageLockedHostBytes{ 0 };
   };
 
   /** The plan: one FFT size shared by all tiles, so one cuFFT plan and one kernel spectrum. */
@@ -188,7 +192,8 @@ public:
                  unsigned int      elementSize,
                  std::uint64_t     workAreaBytes,
                  std::uint64_t     granularity = AllocationGranularity,
-                 std::uint64_t     planDataBytes = PlanDataBytes);
+                 std::uint64_t     planDataBytes = PlanDataBytes,
+                 std::uint64_t     pageLockedHostBytes = 0);
 
   /** Makes the plan: one tile when it fits the budget, else overlap-save tiles that fit.
    * Throws std::invalid_argument for inconsistent requests and std::length_error when no

@@ -158,7 +158,8 @@ std::uint64_t
 CudaFFTConvolutionPlanner::MemoryEstimate::Peak() const
 {
   // Counted as if everything were held at once: the estimate must never be below the peak.
-  return fftBuffer + kernelSpectrum + workArea + planData + kernelUpload + sourceStaging + tileStaging + axisMaps;
+  return fftBuffer + kernelSpectrum + workArea + planData + kernelUpload + sourceStaging + tileStaging + axisMaps +
+         hostMappings;
 }
 
 CudaFFTConvolutionPlanner::Box
@@ -314,7 +315,8 @@ CudaFFTConvolutionPlanner::EstimateMemory(const SizeArray & fftSize,
                                           unsigned int      elementSize,
                                           std::uint64_t     workAreaBytes,
                                           std::uint64_t     granularity,
-                                          std::uint64_t     planDataBytes)
+                                          std::uint64_t     planDataBytes,
+                                          std::uint64_t     pageLockedHostBytes)
 {
   const std::uint64_t g = std::max<std::uint64_t>(granularity, 1);
   MemoryEstimate      estimate;
@@ -326,6 +328,7 @@ CudaFFTConvolutionPlanner::EstimateMemory(const SizeArray & fftSize,
   estimate.sourceStaging = stagingSlots * RoundUp(maxSourceVoxels * elementSize, g);
   estimate.tileStaging = stagingSlots * RoundUp(maxTileVoxels * elementSize, g);
   estimate.axisMaps = stagingSlots * RoundUp((fftSize[0] + fftSize[1] + fftSize[2]) * sizeof(std::int64_t), g);
+  estimate.hostMappings = RoundUp(pageLockedHostBytes / 512, g);
   return estimate;
 }
 
@@ -440,7 +443,8 @@ CudaFFTConvolutionPlanner::MakePlan(const Request & request)
                                         request.elementSize,
                                         workModel(fft),
                                         request.allocationGranularity,
-                                        request.planDataBytes);
+                                        request.planDataBytes,
+                                        request.pageLockedHostBytes);
       found = best[0].tiles == 1 && best[1].tiles == 1 && best[2].tiles == 1 && (budget == 0 || whole.Peak() <= budget);
     }
     for (const AxisCut & c0 : found ? std::vector<AxisCut>{} : cuts[0])
@@ -463,7 +467,8 @@ CudaFFTConvolutionPlanner::MakePlan(const Request & request)
                                                     request.elementSize,
                                                     workModel(fft),
                                                     request.allocationGranularity,
-                                                    request.planDataBytes)
+                                                    request.planDataBytes,
+                                                    request.pageLockedHostBytes)
                                        .Peak();
           smallestPeak = std::min(smallestPeak, peak);
           if (budget != 0 && peak > budget)
@@ -534,7 +539,8 @@ CudaFFTConvolutionPlanner::MakePlan(const Request & request)
                                  request.elementSize,
                                  workArea,
                                  request.allocationGranularity,
-                                 request.planDataBytes);
+                                 request.planDataBytes,
+                                 request.pageLockedHostBytes);
     if (request.memoryBudget == 0 || plan.memory.Peak() <= request.memoryBudget)
     {
       return plan;
