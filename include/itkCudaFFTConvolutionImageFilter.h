@@ -169,6 +169,13 @@ public:
                     OutputRegionEnum                           mode = OutputRegionEnum::SAME,
                     SizeValueType                              budget = 0);
 
+  /** The whole GPU plan behind EstimateGPUMemory: tiles, FFT size, each buffer's bytes. */
+  static PlanType
+  MakeGPUPlan(const typename InputImageType::SizeType &  imageSize,
+              const typename KernelImageType::SizeType & kernelSize,
+              OutputRegionEnum                           mode = OutputRegionEnum::SAME,
+              SizeValueType                              budget = 0);
+
   /** Frees every GPU buffer, cuFFT plan, cached kernel spectrum and pinned staging buffer. */
   void
   ReleaseGPUResources();

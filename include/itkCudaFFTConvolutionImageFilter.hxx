@@ -188,6 +188,17 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   OutputRegionEnum                           mode,
   SizeValueType                              budget)
 {
+  return MakeGPUPlan(imageSize, kernelSize, mode, budget).memory.Peak();
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+auto
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::MakeGPUPlan(
+  const typename InputImageType::SizeType &  imageSize,
+  const typename KernelImageType::SizeType & kernelSize,
+  OutputRegionEnum                           mode,
+  SizeValueType                              budget) -> PlanType
+{
   PlannerType::Request request;
   request.dimension = ImageDimension;
   for (unsigned int a = 0; a < ImageDimension; ++a)
@@ -210,11 +221,11 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   }
   try
   {
-    return PlannerType::MakePlan(request).memory.Peak();
+    return PlannerType::MakePlan(request);
   }
   catch (const std::exception & error)
   {
-    itkGenericExceptionMacro(<< "CudaFFTConvolutionImageFilter::EstimateGPUMemory: " << error.what());
+    itkGenericExceptionMacro(<< "CudaFFTConvolutionImageFilter::MakeGPUPlan: " << error.what());
   }
 }
 

@@ -1,0 +1,50 @@
+/*=========================================================================
+ *
+ *  Copyright NumFOCUS
+ *
+ *  Licensed under the Apache License, Version 2.0 (the "License");
+ *  you may not use this file except in compliance with the License.
+ *  You may obtain a copy of the License at
+ *
+ *         https://www.apache.org/licenses/LICENSE-2.0.txt
+ *
+ *  Unless required by applicable law or agreed to in writing, software
+ *  distributed under the License is distributed on an "AS IS" BASIS,
+ *  WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ *  See the License for the specific language governing permissions and
+ *  limitations under the License.
+ *
+ *=========================================================================*/
+#ifndef CudaFFTConvolutionDemo_h
+#define CudaFFTConvolutionDemo_h
+
+// The demo's data and pictures: the originating notebook's phantom, a widefield PSF from the
+// Gaussian-beam model, and maximum-intensity projections written as PNG.
+
+#include "itkImage.h"
+
+#include <array>
+#include <string>
+#include <vector>
+
+namespace CudaFFTConvolutionDemo
+{
+using ImageType = itk::Image<float, 3>;
+
+/** Solid spheres of value 1 and radius \a radius centred at (x, y, z), clipped by the volume. */
+ImageType::Pointer
+Phantom(const ImageType::SizeType & size, double radius, const std::vector<std::array<double, 3>> & centres);
+
+/** A widefield PSF from the Gaussian-beam model: each z plane is a Gaussian of width
+ * sigma(z) = sigma0 sqrt(1 + (z / zR)^2) carrying the same energy, which gives the double cone
+ * (the missing cone) of a widefield microscope. Centred at floor(size/2); sums to 1. */
+ImageType::Pointer
+GaussianBeamPSF(const ImageType::SizeType & size, double sigma0, double rayleighRange);
+
+/** Writes the xy (maximum over z) and zy (maximum over x) projections side by side as an 8-bit
+ * PNG, like the notebook's show_xy_zy_max; \a gamma < 1 brings out dim detail. */
+void
+WriteProjections(const ImageType * image, const std::string & fileName, double gamma = 1.0);
+} // namespace CudaFFTConvolutionDemo
+
+#endif
