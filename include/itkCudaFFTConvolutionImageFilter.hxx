@@ -489,10 +489,68 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   InternalPrecisionType * outputValues = CudaFFTConvolutionDetail::InternalTarget<InternalPrecisionType>(
     output->GetBufferPointer(), outputRegion.GetNumberOfPixels(), outputStorage);
 
+  const auto & kernelSpacing = this->GetKernelImage()->GetSpacing();
+  const auto & inputSpacing = input->GetSpacing();
+  for (unsigned int a = 0; a < ImageDimension; ++a)
+  {
+    if (std::abs(kernelSpacing[a] - inputSpacing[a]) > 1e-6 * std::abs(inputSpacing[a]))
+    {
+      itkWarningMacro(<< "the kernel's spacing " << kernelSpacing << " differs from the image's " << inputSpacing
+                      << "; the kernel is applied voxel for voxel (its spacing is ignored, as by ITK's filters)");
+      break;
+    }
+  }
+
   this->UpdateProgress(0.0f);
   if (useGPU)
   {
-    this->RunOnGPU(plan, inputValues, outputValues);
+    for (unsigned int attempt = 0;; ++attempt)
+    {
+      try
+      {
+        this->RunOnGPU(plan, inputValues, outputValues);
+        break;
+      }
+      catch (const CudaFFTConvolutionEngineError & error)
+      {
+        if (!error.OutOfMemory() || attempt >= 3)
+        {
+          itkExceptionMacro(<< "GPU convolution failed: " << error.what());
+        }
+        // Something else took the memory the plan counted on: free ours and plan smaller tiles
+        // for what is free now.
+        if (m_Engine)
+        {
+          m_Engine->ReleaseResources();
+        }
+        std::uint64_t freeBytes = 0;
+        std::uint64_t totalBytes = 0;
+        try
+        {
+          CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes);
+        }
+        catch (const CudaFFTConvolutionEngineError & query)
+        {
+          itkExceptionMacro(<< "GPU convolution failed: " << error.what() << "; then " << query.what());
+        }
+        const std::uint64_t previous = request.memoryBudget;
+        request.memoryBudget = std::min<std::uint64_t>(freeBytes / 10 * 8, previous / 2);
+        try
+        {
+          plan = PlannerType::MakePlan(request);
+        }
+        catch (const std::exception & replanning)
+        {
+          itkExceptionMacro(<< "GPU out of memory: " << error.what() << "; only " << freeBytes
+                            << " bytes are free now, and " << replanning.what());
+        }
+        itkDebugMacro(<< "out of GPU memory (" << error.what() << "): retrying with a budget of "
+                      << request.memoryBudget << " bytes, " << plan.tiles.size() << " tiles");
+        m_NumberOfTiles = plan.tiles.size();
+        m_LastFFTSize = plan.fftSize;
+        m_LastEstimatedGPUMemory = plan.memory.Peak();
+      }
+    }
   }
   else
   {
@@ -587,9 +645,9 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
         return !this->GetAbortGenerateData();
       });
   }
-  catch (const CudaFFTConvolutionEngineError & error)
+  catch (const CudaFFTConvolutionEngineError &)
   {
-    itkExceptionMacro(<< "GPU convolution failed: " << error.what());
+    throw; // GenerateData retries out-of-memory failures with smaller tiles
   }
   catch (const std::exception & error)
   {
