@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
-# Builds the module and runs its tests against ITK 5.2.1 (Debian bookworm's source package) and,
-# when the archive offers one, the newest ITK 5.4.x source package. GPU tests run where a CUDA
-# device is present and are reported as skipped elsewhere.
-#   scripts/test.sh [ITK_VERSION ...]       default: 5.2.1 5.4
+# Builds the module and runs its tests:
+#  - against ITK 5.2.1 (Debian bookworm's source package) built with Python wrapping: the C++
+#    tests, the command-line tool's tests and the Python tests;
+#  - against the newest ITK 5.4.x source package the archive offers (C++), when there is one;
+#  - the host code again with AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
+# GPU tests run where a CUDA device is present and are reported as skipped elsewhere.
+#   scripts/test.sh [cxx-5.2.1 python-5.2.1 cxx-5.4 sanitizers]     default: python-5.2.1 cxx-5.4 sanitizers
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-versions=("$@"); [ ${#versions[@]} -gt 0 ] || versions=(5.2.1 5.4)
+stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(python-5.2.1 cxx-5.4 sanitizers)
 status=0
-for version in "${versions[@]}"; do
-  echo "=== ITK $version"
-  set +e; itk_dir=$("$repo/scripts/build-itk.sh" "$version" | tail -1); rc=$?; set -e
-  if [ $rc -eq 3 ]; then
+for stage in "${stages[@]}"; do
+  echo "=== $stage ($(date +%T))"
+  case "$stage" in
+    sanitizers) "$repo/scripts/test-sanitizers.sh" || status=1; continue ;;
+    python-*) flavour=python; version=${stage#python-} ;;
+    cxx-*) flavour=cxx; version=${stage#cxx-} ;;
+    *) echo "unknown stage $stage"; exit 2 ;;
+  esac
+  set +e; itk_dir=$("$repo/scripts/build-itk.sh" "$version" "$flavour" | tail -1); rc=${PIPESTATUS[0]}; set -e
+  if [ "$rc" -eq 3 ]; then
     echo "SKIPPED: the Debian archive offers no ITK $version source package here"; continue
   fi
-  [ $rc -eq 0 ] || { echo "building ITK $version failed"; exit $rc; }
+  [ "$rc" -eq 0 ] || { echo "building ITK $version ($flavour) failed"; exit "$rc"; }
   build="$repo/build-itk$version"
   "$repo/scripts/build-module.sh" "$itk_dir" "$build"
-  # The module's test driver lives in the ITK tree, which one build at a time may use.
+  # A wrapped module's test driver and Python files live in the ITK tree: one user at a time.
   (cd "$build" && flock "$itk_dir/.cudafft-lock" ctest --output-on-failure -j2) || status=1
 done
 exit $status

@@ -1,0 +1,128 @@
+"""itk.CudaFFTConvolutionImageFilter from Python: NumPy round trips against SciPy, geometry, the
+object and functional interfaces, the enums, the memory estimate and budget, and errors.
+
+SciPy pads with zeros, so the filter runs with a constant-zero boundary; ITK's SAME starts at
+floor(K/2) where SciPy's 'same' starts at (K-1)//2, so SAME is compared with full[K//2 : K//2+N].
+"""
+import numpy as np
+import pytest
+import scipy.signal
+
+import itk
+
+Enums = itk.CudaFFTConvolutionImageFilterEnums
+MODES = {"same": Enums.OutputRegion_SAME, "valid": Enums.OutputRegion_VALID, "full": Enums.OutputRegion_FULL}
+
+
+def filter_type(image):
+    ImageType = type(image)
+    pixel = itk.template(image)[1][0]
+    return itk.CudaFFTConvolutionImageFilter[ImageType, ImageType, ImageType, pixel]
+
+
+def zero_boundary(image):
+    condition = itk.ConstantBoundaryCondition[type(image)]()
+    condition.SetConstant(0)
+    return condition
+
+
+def scipy_reference(array, kernel, mode):
+    full = scipy.signal.fftconvolve(array.astype(np.float64), kernel.astype(np.float64), mode="full")
+    if mode == "full":
+        return full
+    if mode == "valid":
+        return scipy.signal.fftconvolve(array.astype(np.float64), kernel.astype(np.float64), mode="valid")
+    return full[tuple(slice(k // 2, k // 2 + n) for k, n in zip(kernel.shape, array.shape))]
+
+
+@pytest.mark.parametrize("dtype,tolerance", [(np.float32, 1e-5), (np.float64, 1e-11)])
+@pytest.mark.parametrize("shape,kernel_shape", [((17, 23), (5, 4)), ((9, 12, 14), (3, 4, 5)), ((8, 10, 11), (2, 3, 3))])
+@pytest.mark.parametrize("mode", ["same", "valid", "full"])
+def test_numpy_round_trip_against_scipy(dtype, tolerance, shape, kernel_shape, mode):
+    rng = np.random.default_rng(sum(shape) + len(mode))
+    array = rng.random(shape).astype(dtype) - 0.3
+    kernel = rng.random(kernel_shape).astype(dtype) + 0.1
+    image = itk.image_from_array(array)
+    kernel_image = itk.image_from_array(kernel)
+    condition = zero_boundary(image)
+    convolution = filter_type(image).New(Input=image, KernelImage=kernel_image)
+    convolution.SetBoundaryCondition(condition)
+    convolution.SetOutputRegion(MODES[mode])
+    convolution.Update()
+    result = itk.array_from_image(convolution.GetOutput())
+    expected = scipy_reference(array, kernel, mode)
+    assert result.shape == expected.shape
+    scale = np.abs(array).max() * np.abs(kernel).sum()
+    assert np.abs(result - expected).max() <= tolerance * scale
+
+
+@pytest.mark.parametrize("mode", ["same", "valid", "full"])
+def test_geometry(mode):
+    array = np.random.default_rng(3).random((10, 12, 14)).astype(np.float32)
+    image = itk.image_from_array(array)
+    image.SetOrigin([1.5, -2.0, 3.25])
+    image.SetSpacing([0.5, 0.25, 2.0])
+    direction = np.array([[0, 1, 0], [1, 0, 0], [0, 0, -1]], dtype=np.float64)
+    image.SetDirection(itk.matrix_from_array(direction))
+    region = image.GetLargestPossibleRegion()
+    region.SetIndex([3, -1, 7])
+    image.SetRegions(region)
+    kernel = itk.image_from_array(np.ones((3, 4, 5), dtype=np.float32))  # x: 5, y: 4, z: 3
+    output = itk.cuda_fft_convolution_image_filter(image, kernel_image=kernel, output_region=MODES[mode])
+    assert tuple(output.GetOrigin()) == tuple(image.GetOrigin())
+    assert tuple(output.GetSpacing()) == tuple(image.GetSpacing())
+    assert np.array_equal(itk.array_from_matrix(output.GetDirection()), direction)
+    index = list(output.GetLargestPossibleRegion().GetIndex())
+    size = list(output.GetLargestPossibleRegion().GetSize())
+    k = [5, 4, 3]
+    s = [3, -1, 7]
+    n = [14, 12, 10]
+    if mode == "same":
+        assert index == s and size == n
+    elif mode == "valid":
+        assert index == [s[a] + k[a] - 1 - k[a] // 2 for a in range(3)] and size == [n[a] - k[a] + 1 for a in range(3)]
+    else:
+        assert index == [s[a] - k[a] // 2 for a in range(3)] and size == [n[a] + k[a] - 1 for a in range(3)]
+
+
+def test_functional_and_object_interfaces_agree():
+    rng = np.random.default_rng(7)
+    image = itk.image_from_array(rng.random((16, 18, 20)).astype(np.float32))
+    kernel = itk.image_from_array(rng.random((5, 5, 5)).astype(np.float32))
+    functional = itk.cuda_fft_convolution_image_filter(image, kernel_image=kernel, normalize=True,
+                                                         output_region_mode=Enums.OutputRegion_FULL)
+    convolution = itk.CudaFFTConvolutionImageFilter.New(image, KernelImage=kernel, Normalize=True)
+    convolution.SetOutputRegionModeToFull()
+    convolution.Update()
+    assert np.array_equal(itk.array_from_image(functional), itk.array_from_image(convolution.GetOutput()))
+    assert convolution.GetOutputRegion() == Enums.OutputRegion_FULL
+    assert convolution.GetLastComputeDevice() in (Enums.ComputeDevice_GPU, Enums.ComputeDevice_CPU)
+    # ITK's own enum still selects SAME and VALID.
+    convolution.SetOutputRegionMode(itk.ConvolutionImageFilterBaseEnums.ConvolutionImageFilterOutputRegion_VALID)
+    assert convolution.GetOutputRegion() == Enums.OutputRegion_VALID
+
+
+def test_memory_estimate_and_budget():
+    FilterType = itk.CudaFFTConvolutionImageFilter[itk.Image[itk.F, 3], itk.Image[itk.F, 3], itk.Image[itk.F, 3], itk.F]
+    small = FilterType.EstimateGPUMemory([64, 64, 64], [7, 7, 7], Enums.OutputRegion_SAME, 0)
+    large = FilterType.EstimateGPUMemory([256, 256, 128], [7, 7, 7], Enums.OutputRegion_SAME, 0)
+    assert 0 < small < large
+    rng = np.random.default_rng(9)
+    image = itk.image_from_array(rng.random((40, 48, 56)).astype(np.float32))
+    kernel = itk.image_from_array(rng.random((5, 5, 5)).astype(np.float32))
+    untiled = itk.cuda_fft_convolution_image_filter(image, kernel_image=kernel)
+    convolution = FilterType.New(image, KernelImage=kernel)
+    convolution.SetComputeDevice(Enums.ComputeDevice_CPU)
+    convolution.SetGPUMemoryBudget(300 * 1024)
+    convolution.Update()
+    assert convolution.GetGPUMemoryBudget() == 300 * 1024
+    assert convolution.GetNumberOfTiles() > 1
+    assert np.abs(itk.array_from_image(convolution.GetOutput()) - itk.array_from_image(untiled)).max() < 1e-5
+    convolution.ReleaseGPUResources()
+
+
+def test_bad_input_raises_with_the_itk_message():
+    image = itk.image_from_array(np.ones((8, 8, 8), dtype=np.float32))
+    kernel = itk.image_from_array(np.array([[[1.0, -1.0]]], dtype=np.float32))
+    with pytest.raises(RuntimeError, match="cannot be normalized"):
+        itk.cuda_fft_convolution_image_filter(image, kernel_image=kernel, normalize=True)
