@@ -16,7 +16,10 @@ for tool in memcheck racecheck initcheck synccheck; do
   fi
   for test in "${tests[@]}"; do
     log=$(mktemp)
-    compute-sanitizer --tool "$tool" "${extra[@]}" --error-exitcode 99 "$driver" "$test" gpu > "$log" 2>&1
+    api=()
+    # The reliability test makes allocations fail on purpose (memory taken by another allocation).
+    [ "$test" = itkCudaFFTConvolutionReliabilityTest ] && api=(--report-api-errors no)
+    compute-sanitizer --tool "$tool" "${extra[@]}" "${api[@]}" --error-exitcode 99 "$driver" "$test" gpu > "$log" 2>&1
     rc=$?
     summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY" "$log" | tr '\n' ' ')
     echo "$tool $test: exit $rc; $summary"

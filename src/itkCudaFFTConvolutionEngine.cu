@@ -162,22 +162,28 @@ PadTile(T * __restrict__ fft,
         const long long * __restrict__ maps,
         T constant)
 {
-  const long long total = layout.f0 * layout.f1 * layout.f2;
+  // Every value of every row, the in-place layout's padding columns (p0 >= F0) included: cuFFT
+  // loads them with its vectors, so they are written (with zeros) rather than left unset.
+  const long long total = layout.pitch * layout.f1 * layout.f2;
   const long long * map0 = maps;
   const long long * map1 = maps + layout.f0;
   const long long * map2 = map1 + layout.f1;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<long long>(gridDim.x) * blockDim.x)
   {
-    const long long p0 = i % layout.f0;
-    const long long row = i / layout.f0;
+    const long long p0 = i % layout.pitch;
+    const long long row = i / layout.pitch;
+    if (p0 >= layout.f0)
+    {
+      fft[i] = T(0);
+      continue;
+    }
     const long long p1 = row % layout.f1;
     const long long p2 = row / layout.f1;
     const long long i0 = map0[p0];
     const long long i1 = map1[p1];
     const long long i2 = map2[p2];
-    fft[row * layout.pitch + p0] = (i0 < 0 || i1 < 0 || i2 < 0) ? constant : source[(i2 * s1 + i1) * s0 + i0];
-    (void)p2;
+    fft[i] = (i0 < 0 || i1 < 0 || i2 < 0) ? constant : source[(i2 * s1 + i1) * s0 + i0];
   }
 }
 
@@ -927,7 +933,7 @@ public:
       // Tile t - 2's result has left this slot's output block.
       CUDAFFT_CHECK(cudaStreamWaitEvent(m_Compute, m_Downloaded[slot], 0));
 
-      const std::uint64_t paddedVoxels = plan.fftSize[0] * plan.fftSize[1] * plan.fftSize[2];
+      const std::uint64_t paddedVoxels = static_cast<std::uint64_t>(layout.pitch) * plan.fftSize[1] * plan.fftSize[2];
       PadTile<T><<<BlocksFor(paddedVoxels), ThreadsPerBlock, 0, m_Compute>>>(
         static_cast<T *>(m_FFTBuffer.pointer),
         layout,

@@ -79,6 +79,13 @@ MakeFilter(ImageType * input, ImageType * kernel, ComputeDevice device)
   return filter;
 }
 
+/** Largest difference relative to the reference's largest magnitude. */
+double
+RelativeDifference(const ImageType * result, const ImageType * reference)
+{
+  return MaximumDifference(result, reference) / (MaximumMagnitude(reference) + 1e-30);
+}
+
 ImageType::Pointer
 Result(FilterType * filter)
 {
@@ -184,7 +191,7 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
     }
     const double worst = *std::max_element(differences.begin(), differences.end());
     const bool   allRan = *std::min_element(differences.begin(), differences.end()) >= 0;
-    Expect(allRan && worst <= 1e-6, std::to_string(threads) + " filters in parallel threads agree with sequential runs");
+    Expect(allRan && worst <= 1e-5, std::to_string(threads) + " filters in parallel threads agree with sequential runs");
   }
 
   std::cout << "abort between tiles" << std::endl;
@@ -219,7 +226,7 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
     filter->Modified();
     ITK_TRY_EXPECT_NO_EXCEPTION(filter->Update());
     auto reference = MakeFilter(large, kernel, device);
-    Expect(MaximumDifference(filter->GetOutput(), Result(reference).GetPointer()) <= 1e-5,
+    Expect(RelativeDifference(filter->GetOutput(), Result(reference).GetPointer()) <= 2e-6,
            "the filter works again after an abort");
     if (gpu)
     {
@@ -245,14 +252,15 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
       auto filter = MakeFilter(big, kernel, device);
       filter->SetGPUMemoryBudget(std::uint64_t{ 8 } << 30);
       ITK_TRY_EXPECT_NO_EXCEPTION(filter->Update());
-      Expect(filter->GetNumberOfTiles() > 1 &&
-               MaximumDifference(filter->GetOutput(), expected.GetPointer()) <= 1e-5,
-             "falls back to " + std::to_string(filter->GetNumberOfTiles()) + " smaller tiles and the same result");
+      const double difference = RelativeDifference(filter->GetOutput(), expected.GetPointer());
+      Expect(filter->GetNumberOfTiles() > 1 && difference <= 2e-6,
+             "falls back to " + std::to_string(filter->GetNumberOfTiles()) + " smaller tiles and the same result (" +
+               std::to_string(difference) + ")");
       // The default budget (80% of what is free) tiles from the start.
       auto automatic = MakeFilter(big, kernel, device);
       ITK_TRY_EXPECT_NO_EXCEPTION(automatic->Update());
-      Expect(MaximumDifference(automatic->GetOutput(), expected.GetPointer()) <= 1e-5,
-             "the automatic budget fits what is free");
+      Expect(RelativeDifference(automatic->GetOutput(), expected.GetPointer()) <= 2e-6,
+             "the automatic budget fits what is free (" + std::to_string(automatic->GetNumberOfTiles()) + " tiles)");
     }
     cudaFree(hog);
     hog = nullptr;
