@@ -7,5 +7,5 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$repo/demo-output}; shift || true
 itk_dir=$("$repo/scripts/build-itk.sh" 5.2.1 | tail -1)
-"$repo/scripts/build-module.sh" "$itk_dir" "$repo/build-itk5.2.1" >/dev/null
-"$repo/build-itk5.2.1/bin/CudaFFTConvolution" --demo "$out" "$@"
+"$repo/scripts/build-module.sh" "$itk_dir" "$repo/build-demo" >/dev/null
+"$repo/build-demo/bin/CudaFFTConvolution" --demo "$out" "$@"
