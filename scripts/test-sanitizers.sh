@@ -4,13 +4,10 @@
 # code is checked by compute-sanitizer on the GPU machine: scripts/gpu-sanitizers.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-# Any cached 5.2.1 tree serves (the wrapped one CI builds anyway); its Python wrapping is left off.
-itk_dir=$("$repo/scripts/build-itk.sh" 5.2.1 python | tail -1)
+itk_dir=$("$repo/scripts/build-itk.sh" 5.2.1 | tail -1)
 build="$repo/build-sanitizers"
 flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 "$repo/scripts/build-module.sh" "$itk_dir" "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCudaFFTConvolution_WRAP_PYTHON=OFF -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$build/bin" \
-  -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$build/lib" -DCMAKE_ARCHIVE_OUTPUT_DIRECTORY="$build/lib" \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
   -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds the module and runs its tests:
-#  - against ITK 5.2.1 (Debian bookworm's source package) built with Python wrapping: the C++
-#    tests, the command-line tool's tests and the Python tests;
+#  - against ITK 5.2.1 (Debian bookworm's source package): the C++ tests and the command-line
+#    tool's tests; then against an ITK 5.2.1 tree with Python wrapping: the Python tests;
 #  - against the newest ITK 5.4.x source package the archive offers (C++), when there is one;
 #  - the host code again with AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
 # GPU tests run where a CUDA device is present and are reported as skipped elsewhere.
-#   scripts/test.sh [cxx-5.2.1 python-5.2.1 cxx-5.4 sanitizers]     default: python-5.2.1 cxx-5.4 sanitizers
+#   scripts/test.sh [cxx-5.2.1 python-5.2.1 cxx-5.4 sanitizers]     default: all four
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(python-5.2.1 cxx-5.4 sanitizers)
+stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(cxx-5.2.1 sanitizers cxx-5.4 python-5.2.1)
 status=0
 for stage in "${stages[@]}"; do
   echo "=== $stage ($(date +%T))"
@@ -23,8 +23,13 @@ for stage in "${stages[@]}"; do
     echo "SKIPPED: the Debian archive offers no ITK $version source package here"; continue
   fi
   [ "$rc" -eq 0 ] || { echo "building ITK $version ($flavour) failed"; exit "$rc"; }
-  build="$repo/build-itk$version"
-  "$repo/scripts/build-module.sh" "$itk_dir" "$build"
+  if [ "$flavour" = python ]; then
+    build="$repo/build-python$version"
+    "$repo/scripts/build-module.sh" "$itk_dir" "$build" -DCudaFFTConvolution_BUILD_APPS=OFF
+  else
+    build="$repo/build-itk$version"
+    "$repo/scripts/build-module.sh" "$itk_dir" "$build"
+  fi
   # A wrapped module's test driver and Python files live in the ITK tree: one user at a time.
   (cd "$build" && flock "$itk_dir/.cudafft-lock" ctest --output-on-failure -j2) || status=1
 done
