@@ -19,6 +19,7 @@
 #define itkCudaFFTConvolutionImageFilter_h
 
 #include "itkConvolutionImageFilterBase.h"
+#include "itkCudaFFTConvolutionCompatibility.h"
 #include "itkCudaFFTConvolutionEngine.h"
 #include "itkCudaFFTConvolutionImageFilterEnums.h"
 #include "itkCudaFFTConvolutionPlanner.h"
@@ -29,11 +30,6 @@
 #include <memory>
 #include <type_traits>
 
-#ifndef itkOverrideGetNameOfClassMacro // ITK < 5.4
-#  define itkOverrideGetNameOfClassMacro(thisClass)                                                               \
-    const char * GetNameOfClass() const override { return #thisClass; }                                          \
-    ITK_MACROEND_NOOP_STATEMENT
-#endif
 
 namespace itk
 {

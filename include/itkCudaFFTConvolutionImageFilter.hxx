@@ -102,6 +102,15 @@ CopyToOutput(const std::vector<TInternal> & storage, TPixel * values)
   std::copy(storage.begin(), storage.end(), values);
 }
 
+[[noreturn]] inline void
+ThrowAborted(const char * file, unsigned int line)
+{
+  ProcessAborted aborted(file, line);
+  aborted.SetLocation("CudaFFTConvolutionImageFilter::GenerateData");
+  aborted.SetDescription("CudaFFTConvolutionImageFilter: the update was aborted between tiles");
+  throw aborted;
+}
+
 inline void
 MixKey(std::uint64_t & key, std::uint64_t value)
 {
@@ -655,10 +664,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   }
   if (!completed)
   {
-    ProcessAborted aborted(__FILE__, __LINE__);
-    aborted.SetLocation(ITK_LOCATION);
-    aborted.SetDescription("CudaFFTConvolutionImageFilter: the update was aborted between tiles");
-    throw aborted;
+    CudaFFTConvolutionDetail::ThrowAborted(__FILE__, __LINE__);
   }
 }
 
@@ -804,10 +810,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
     this->UpdateProgress(static_cast<float>(t + 1) / static_cast<float>(plan.tiles.size()));
     if (this->GetAbortGenerateData())
     {
-      ProcessAborted aborted(__FILE__, __LINE__);
-      aborted.SetLocation(ITK_LOCATION);
-      aborted.SetDescription("CudaFFTConvolutionImageFilter: the update was aborted between tiles");
-      throw aborted;
+      CudaFFTConvolutionDetail::ThrowAborted(__FILE__, __LINE__);
     }
   }
 }

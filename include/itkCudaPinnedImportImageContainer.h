@@ -18,16 +18,12 @@
 #ifndef itkCudaPinnedImportImageContainer_h
 #define itkCudaPinnedImportImageContainer_h
 
+#include "itkCudaFFTConvolutionCompatibility.h"
 #include "itkCudaFFTConvolutionEngine.h"
 #include "itkImportImageContainer.h"
 
 #include <algorithm>
 
-#ifndef itkOverrideGetNameOfClassMacro // ITK < 5.4
-#  define itkOverrideGetNameOfClassMacro(thisClass)                                                               \
-    const char * GetNameOfClass() const override { return #thisClass; }                                          \
-    ITK_MACROEND_NOOP_STATEMENT
-#endif
 
 namespace itk
 {

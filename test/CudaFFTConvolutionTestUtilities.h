@@ -83,6 +83,16 @@ WantsGPU(int argc, char * argv[], bool & skip)
   return gpu;
 }
 
+/** The device's free memory now, in bytes. */
+inline std::uint64_t
+FreeDeviceBytes()
+{
+  std::uint64_t freeBytes = 0;
+  std::uint64_t totalBytes = 0;
+  itk::CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes);
+  return freeBytes;
+}
+
 template <typename TImage>
 typename TImage::Pointer
 MakeImage(const typename TImage::IndexType & index, const typename TImage::SizeType & size)

@@ -34,14 +34,6 @@ using ImageType = itk::Image<float, 3>;
 using FilterType = itk::CudaFFTConvolutionImageFilter<ImageType>;
 using OutputRegion = itk::CudaFFTConvolutionImageFilterEnums::OutputRegion;
 
-std::uint64_t
-FreeBytes()
-{
-  std::uint64_t freeBytes = 0;
-  std::uint64_t totalBytes = 0;
-  itk::CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes);
-  return freeBytes;
-}
 
 struct Case
 {
@@ -91,13 +83,13 @@ itkCudaFFTConvolutionMemoryTest(int argc, char * argv[])
   for (const auto & c : cases)
   {
     auto                       filter = MakeFilter(c, generator);
-    const std::uint64_t        before = FreeBytes();
+    const std::uint64_t        before = CudaFFTConvolutionTest::FreeDeviceBytes();
     std::atomic<std::uint64_t> lowest{ before };
     std::atomic<bool>          stop{ false };
     std::thread                sampler([&] {
       while (!stop)
       {
-        const std::uint64_t now = FreeBytes();
+        const std::uint64_t now = CudaFFTConvolutionTest::FreeDeviceBytes();
         if (now < lowest)
         {
           lowest = now;
@@ -114,10 +106,10 @@ itkCudaFFTConvolutionMemoryTest(int argc, char * argv[])
     const std::uint64_t peak = before - std::min<std::uint64_t>(before, lowest);
     const std::uint64_t estimate = filter->GetLastEstimatedGPUMemory();
     filter->ReleaseGPUResources();
-    const std::uint64_t afterRelease = FreeBytes();
+    const std::uint64_t afterRelease = CudaFFTConvolutionTest::FreeDeviceBytes();
     filter->Update(); // usable again after a release
     filter = nullptr;
-    const std::uint64_t afterDestruction = FreeBytes();
+    const std::uint64_t afterDestruction = CudaFFTConvolutionTest::FreeDeviceBytes();
     std::cout << c.image << " * " << c.kernel << " " << c.mode << " budget " << c.budget << ": peak " << peak
               << " bytes, estimate " << estimate << ", free after release " << static_cast<long long>(afterRelease - before)
               << ", after destruction " << static_cast<long long>(afterDestruction - before) << std::endl;

@@ -95,14 +95,6 @@ Result(FilterType * filter)
   return result;
 }
 
-std::uint64_t
-FreeBytes()
-{
-  std::uint64_t freeBytes = 0;
-  std::uint64_t totalBytes = 0;
-  itk::CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes);
-  return freeBytes;
-}
 } // namespace
 
 int
@@ -198,7 +190,7 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
   {
     const ImageType::SizeType size = gpu ? ImageType::SizeType{ { 160, 150, 140 } } : ImageType::SizeType{ { 64, 60, 56 } };
     auto       large = RandomImage<ImageType>(origin, size, generator, -1, 1);
-    const auto before = gpu ? FreeBytes() : 0;
+    const auto before = gpu ? FreeDeviceBytes() : 0;
     auto       filter = MakeFilter(large, kernel, device);
     filter->SetGPUMemoryBudget(gpu ? 48u << 20 : 512u << 10);
     auto aborter = itk::CStyleCommand::New();
@@ -232,7 +224,7 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
     {
       filter->ReleaseGPUResources();
       reference->ReleaseGPUResources();
-      Expect(FreeBytes() == before, "after an abort and a release the device memory is back");
+      Expect(FreeDeviceBytes() == before, "after an abort and a release the device memory is back");
     }
   }
 
@@ -243,7 +235,7 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
     auto       reference = MakeFilter(big, kernel, device);
     auto       expected = Result(reference);
     reference = nullptr;
-    const std::uint64_t available = FreeBytes();
+    const std::uint64_t available = FreeDeviceBytes();
     void *              hog = nullptr;
     const std::size_t   leave = std::size_t{ 400 } << 20;
     Expect(cudaMalloc(&hog, available - leave) == cudaSuccess, "another allocation takes all but 400 MiB");
@@ -264,7 +256,7 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
     }
     cudaFree(hog);
     hog = nullptr;
-    const std::uint64_t nearlyAll = FreeBytes() - (std::uint64_t{ 6 } << 20);
+    const std::uint64_t nearlyAll = FreeDeviceBytes() - (std::uint64_t{ 6 } << 20);
     Expect(cudaMalloc(&hog, nearlyAll) == cudaSuccess, "another allocation takes all but 6 MiB");
     {
       auto filter = MakeFilter(big, kernel, device);
