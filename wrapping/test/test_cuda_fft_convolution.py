@@ -117,7 +117,8 @@ def test_memory_estimate_and_budget():
     convolution.Update()
     assert convolution.GetGPUMemoryBudget() == 300 * 1024
     assert convolution.GetNumberOfTiles() > 1
-    assert np.abs(itk.array_from_image(convolution.GetOutput()) - itk.array_from_image(untiled)).max() < 1e-5
+    reference = itk.array_from_image(untiled)
+    assert np.abs(itk.array_from_image(convolution.GetOutput()) - reference).max() <= 2e-6 * np.abs(reference).max()
     convolution.ReleaseGPUResources()
 
 
