@@ -100,7 +100,13 @@ public:
   static void
   DeviceMemory(std::uint64_t & freeBytes, std::uint64_t & totalBytes);
 
-  /** Exact cuFFT work-area bytes for the forward and inverse plans of an FFT size (the larger). */
+  /** Makes this engine's forward and inverse cuFFT plans for an FFT size (unless it has them)
+   * and returns their work-area bytes: planning asks this, and Run then reuses the plans. */
+  std::uint64_t
+  PreparePlans(const SizeArray & fftSize, unsigned int dimension, unsigned int elementSize);
+
+  /** Exact cuFFT work-area bytes for the forward and inverse plans of an FFT size (the larger),
+   * for estimates made without an engine. */
   static std::uint64_t
   WorkAreaBytes(const SizeArray & fftSize, unsigned int dimension, unsigned int elementSize);
 

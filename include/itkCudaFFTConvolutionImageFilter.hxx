@@ -447,8 +447,14 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
         const std::uint64_t held = m_Engine ? m_Engine->AllocatedDeviceBytes() : 0;
         request.memoryBudget = (freeBytes + held) / 10 * 8;
       }
-      request.workArea = [](const PlannerType::SizeArray & fft, unsigned int dimension) {
-        return CudaFFTConvolutionEngine::WorkAreaBytes(fft, dimension, sizeof(InternalPrecisionType));
+      // The engine makes the chosen size's plans while planning and reuses them to run.
+      if (!m_Engine)
+      {
+        m_Engine.reset(new CudaFFTConvolutionEngine);
+      }
+      CudaFFTConvolutionEngine * engine = m_Engine.get();
+      request.workArea = [engine](const PlannerType::SizeArray & fft, unsigned int dimension) {
+        return engine->PreparePlans(fft, dimension, sizeof(InternalPrecisionType));
       };
       // Repeated updates page-lock the input and output buffers, besides 64 MiB of staging.
       request.pageLockedHostBytes = (request.inputBuffered.NumberOfVoxels() + request.output.NumberOfVoxels()) *
@@ -487,9 +493,12 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   {
     itkExceptionMacro(<< error.what());
   }
-  m_NumberOfTiles = plan.tiles.size();
-  m_LastFFTSize = plan.fftSize;
-  m_LastEstimatedGPUMemory = useGPU ? plan.memory.Peak() : 0;
+  const auto adoptPlan = [this, useGPU](const PlanType & adopted) {
+    m_NumberOfTiles = adopted.tiles.size();
+    m_LastFFTSize = adopted.fftSize;
+    m_LastEstimatedGPUMemory = useGPU ? adopted.memory.Peak() : 0;
+  };
+  adoptPlan(plan);
 
   std::vector<InternalPrecisionType> inputStorage;
   std::vector<InternalPrecisionType> outputStorage;
@@ -555,9 +564,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
         }
         itkDebugMacro(<< "out of GPU memory (" << error.what() << "): retrying with a budget of "
                       << request.memoryBudget << " bytes, " << plan.tiles.size() << " tiles");
-        m_NumberOfTiles = plan.tiles.size();
-        m_LastFFTSize = plan.fftSize;
-        m_LastEstimatedGPUMemory = plan.memory.Peak();
+        adoptPlan(plan);
       }
     }
   }
@@ -621,10 +628,6 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   const InternalPrecisionType * input,
   InternalPrecisionType *       output)
 {
-  if (!m_Engine)
-  {
-    m_Engine.reset(new CudaFFTConvolutionEngine);
-  }
   const std::uint64_t                key = this->GetKernelKey();
   const bool                         normalize = this->GetNormalize();
   std::vector<InternalPrecisionType> kernel;

@@ -581,6 +581,7 @@ public:
       m_PlansValid = false;
     }
     Free(m_WorkArea);
+    m_AttachedWorkArea = nullptr;
   }
 
   static void
@@ -649,26 +650,38 @@ public:
     workBytes = std::max(forwardWork, inverseWork);
   }
 
-  void
+  /** Makes the plans of an FFT size unless they exist; returns their work-area bytes. Planning
+   * asks for these (PreparePlans) and Run then finds them made. */
+  std::uint64_t
   EnsurePlans(const SizeArray & fft, unsigned int dimension, unsigned int elementSize)
   {
     if (m_PlansValid && m_PlanSize == fft && m_PlanDimension == dimension && m_PlanElementSize == elementSize)
     {
-      return;
+      return m_PlanWorkBytes;
     }
     DestroyPlans();
-    std::uint64_t workBytes = 0;
-    MakePlans(fft, dimension, elementSize, m_ForwardPlan, m_InversePlan, workBytes);
+    EnsureStreams();
+    MakePlans(fft, dimension, elementSize, m_ForwardPlan, m_InversePlan, m_PlanWorkBytes);
     m_PlansValid = true;
     m_PlanSize = fft;
     m_PlanDimension = dimension;
     m_PlanElementSize = elementSize;
-    // One work area serves both plans: they never run at the same time.
-    Allocate(m_WorkArea, std::max<std::uint64_t>(workBytes, 1), "cuFFT work area");
-    CUDAFFT_CHECK(cufftSetWorkArea(m_ForwardPlan, m_WorkArea.pointer));
-    CUDAFFT_CHECK(cufftSetWorkArea(m_InversePlan, m_WorkArea.pointer));
     CUDAFFT_CHECK(cufftSetStream(m_ForwardPlan, m_Compute));
     CUDAFFT_CHECK(cufftSetStream(m_InversePlan, m_Compute));
+    return m_PlanWorkBytes;
+  }
+
+  /** One work area serves both plans: they never run at the same time. */
+  void
+  AttachWorkArea()
+  {
+    Allocate(m_WorkArea, std::max<std::uint64_t>(m_PlanWorkBytes, 1), "cuFFT work area");
+    if (m_AttachedWorkArea != m_WorkArea.pointer)
+    {
+      CUDAFFT_CHECK(cufftSetWorkArea(m_ForwardPlan, m_WorkArea.pointer));
+      CUDAFFT_CHECK(cufftSetWorkArea(m_InversePlan, m_WorkArea.pointer));
+      m_AttachedWorkArea = m_WorkArea.pointer;
+    }
   }
 
   struct SpectrumKey
@@ -716,20 +729,23 @@ public:
       double * sums = static_cast<double *>(upload.pointer);
       T * deviceKernel = reinterpret_cast<T *>(static_cast<char *>(upload.pointer) + 2 * sizeof(double));
       CUDAFFT_CHECK(cudaMemcpyAsync(deviceKernel, kernel, kernelVoxels * sizeof(T), cudaMemcpyHostToDevice, m_Compute));
-      CUDAFFT_CHECK(cudaMemsetAsync(sums, 0, 2 * sizeof(double), m_Compute));
-      SumKernel<T><<<BlocksFor(kernelVoxels), ThreadsPerBlock, 0, m_Compute>>>(
-        deviceKernel, static_cast<long long>(kernelVoxels), sums);
-      CheckLaunch("SumKernel");
-      double hostSums[2] = { 0, 0 };
-      CUDAFFT_CHECK(cudaMemcpyAsync(hostSums, sums, sizeof(hostSums), cudaMemcpyDeviceToHost, m_Compute));
-      CUDAFFT_CHECK(cudaStreamSynchronize(m_Compute));
-      if (key.normalize && (hostSums[0] == 0.0 || !std::isfinite(hostSums[0]) ||
-                            std::abs(hostSums[0]) <= 1e-12 * hostSums[1]))
+      if (key.normalize)
       {
-        std::ostringstream message;
-        message << "the kernel sums to " << hostSums[0] << " (sum of magnitudes " << hostSums[1]
-                << "), so it cannot be normalized";
-        throw std::invalid_argument(message.str());
+        // The sum divides the kernel on the device; the host reads it only to refuse a zero sum.
+        CUDAFFT_CHECK(cudaMemsetAsync(sums, 0, 2 * sizeof(double), m_Compute));
+        SumKernel<T><<<BlocksFor(kernelVoxels), ThreadsPerBlock, 0, m_Compute>>>(
+          deviceKernel, static_cast<long long>(kernelVoxels), sums);
+        CheckLaunch("SumKernel");
+        double hostSums[2] = { 0, 0 };
+        CUDAFFT_CHECK(cudaMemcpyAsync(hostSums, sums, sizeof(hostSums), cudaMemcpyDeviceToHost, m_Compute));
+        CUDAFFT_CHECK(cudaStreamSynchronize(m_Compute));
+        if (hostSums[0] == 0.0 || !std::isfinite(hostSums[0]) || std::abs(hostSums[0]) <= 1e-12 * hostSums[1])
+        {
+          std::ostringstream message;
+          message << "the kernel sums to " << hostSums[0] << " (sum of magnitudes " << hostSums[1]
+                  << "), so it cannot be normalized";
+          throw std::invalid_argument(message.str());
+        }
       }
       const FFTLayout layout = Layout(plan.fftSize);
       CUDAFFT_CHECK(cudaMemsetAsync(m_Spectrum.pointer, 0, bufferBytes, m_Compute));
@@ -867,6 +883,7 @@ public:
     }
     EnsureStreams();
     EnsurePlans(plan.fftSize, plan.dimension, sizeof(T));
+    AttachWorkArea();
     const SpectrumKey key = KeyFor(kernelKey, plan, normalize);
     if (!(m_SpectrumValid && m_SpectrumKey == key))
     {
@@ -891,9 +908,10 @@ public:
     }
     const bool inputPinned = IsPinned(input.data);
     const bool outputPinned = IsPinned(output.data);
-    if (!inputPinned || !outputPinned)
+    // Staging chunks only for a pageable side: Upload uses chunks 0-1, Download chunks 2-3.
+    for (unsigned int chunk = 0; chunk < 4; ++chunk)
     {
-      for (unsigned int chunk = 0; chunk < 4; ++chunk)
+      if (!(chunk < 2 ? inputPinned : outputPinned))
       {
         AllocatePinned(m_Pinned[chunk], m_PinnedCapacity[chunk], m_PinnedBytes);
       }
@@ -1069,7 +1087,9 @@ public:
   SizeArray     m_PlanSize{ { 0, 0, 0 } };
   unsigned int  m_PlanDimension{ 0 };
   unsigned int  m_PlanElementSize{ 0 };
+  std::uint64_t m_PlanWorkBytes{ 0 };
   DeviceBuffer  m_WorkArea;
+  void *        m_AttachedWorkArea{ nullptr };
   DeviceBuffer  m_Spectrum;
   bool          m_SpectrumValid{ false };
   SpectrumKey   m_SpectrumKey;
@@ -1185,6 +1205,12 @@ CudaFFTConvolutionEngine::UnregisterHost(const void * pointer)
   {
     cudaGetLastError();
   }
+}
+
+std::uint64_t
+CudaFFTConvolutionEngine::PreparePlans(const SizeArray & fftSize, unsigned int dimension, unsigned int elementSize)
+{
+  return m_Impl->EnsurePlans(fftSize, dimension, elementSize);
 }
 
 bool

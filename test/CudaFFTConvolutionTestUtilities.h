@@ -23,6 +23,7 @@
 
 #include "itkConstantBoundaryCondition.h"
 #include "itkCudaFFTConvolutionEngine.h"
+#include "itkCudaFFTConvolutionImageFilter.h"
 #include "itkImage.h"
 #include "itkImageRegionConstIterator.h"
 #include "itkImageRegionConstIteratorWithIndex.h"
@@ -81,6 +82,18 @@ WantsGPU(int argc, char * argv[], bool & skip)
     skip = true;
   }
   return gpu;
+}
+
+/** A convolution filter of \a input with \a kernel on \a device. */
+template <typename TFilter, typename TImage>
+typename TFilter::Pointer
+MakeConvolution(TImage * input, TImage * kernel, itk::CudaFFTConvolutionImageFilterEnums::ComputeDevice device)
+{
+  auto filter = TFilter::New();
+  filter->SetInput(input);
+  filter->SetKernelImage(kernel);
+  filter->SetComputeDevice(device);
+  return filter;
 }
 
 /** The device's free memory now, in bytes. */

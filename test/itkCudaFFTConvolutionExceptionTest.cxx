@@ -54,11 +54,7 @@ MessageContains(const itk::ExceptionObject & error, const std::string & text)
 FilterType::Pointer
 MakeFilter(ImageType * input, ImageType * kernel, ComputeDevice device)
 {
-  auto filter = FilterType::New();
-  filter->SetInput(input);
-  filter->SetKernelImage(kernel);
-  filter->SetComputeDevice(device);
-  return filter;
+  return CudaFFTConvolutionTest::MakeConvolution<FilterType>(input, kernel, device);
 }
 } // namespace
 

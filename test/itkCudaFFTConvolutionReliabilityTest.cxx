@@ -72,11 +72,7 @@ protected:
 FilterType::Pointer
 MakeFilter(ImageType * input, ImageType * kernel, ComputeDevice device)
 {
-  auto filter = FilterType::New();
-  filter->SetInput(input);
-  filter->SetKernelImage(kernel);
-  filter->SetComputeDevice(device);
-  return filter;
+  return CudaFFTConvolutionTest::MakeConvolution<FilterType>(input, kernel, device);
 }
 
 /** Largest difference relative to the reference's largest magnitude. */
