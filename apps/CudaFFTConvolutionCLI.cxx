@@ -41,6 +41,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -72,8 +73,10 @@ struct Options
 /** What a run reports back (Slicer's return parameters). */
 struct Report
 {
-  std::string device;
-  double      seconds{ 0 };
+  std::string  device;
+  double       seconds{ 0 };
+  int          gpu{ -1 }; // the CUDA device ordinal, -1 on the CPU
+  unsigned int tiles{ 0 };
 };
 
 OutputRegion
@@ -188,6 +191,20 @@ WriteAtomically(const TImage * image, const std::string & fileName)
   }
 }
 
+/** The boundary condition by name, for plans made before a filter exists (--estimate). */
+itk::CudaFFTConvolutionImageFilterEnums::Boundary
+ParseBoundary(const std::string & boundary)
+{
+  using Boundary = itk::CudaFFTConvolutionImageFilterEnums::Boundary;
+  if (boundary == "zero-flux-neumann")
+    return Boundary::ZERO_FLUX_NEUMANN;
+  if (boundary == "constant")
+    return Boundary::CONSTANT;
+  if (boundary == "periodic")
+    return Boundary::PERIODIC;
+  throw UsageError("unknown boundary condition '" + boundary + "': use zero-flux-neumann, constant or periodic");
+}
+
 template <typename TImage>
 std::unique_ptr<itk::ImageBoundaryCondition<TImage>>
 MakeBoundary(const Options & options)
@@ -232,6 +249,8 @@ Convolve(const TImage * input, const TImage * kernel, const Options & options, R
   filter->Update();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   report.device = filter->GetLastComputeDevice() == ComputeDevice::GPU ? "GPU" : "CPU";
+  report.gpu = filter->GetLastGPUDevice();
+  report.tiles = static_cast<unsigned int>(filter->GetNumberOfTiles());
   std::cout << "convolved " << input->GetLargestPossibleRegion().GetSize() << " with "
             << kernel->GetLargestPossibleRegion().GetSize() << " (" << options.mode << ", " << options.boundary
             << (options.normalize ? ", normalized" : "") << ") on the " << report.device << " in " << report.seconds * 1e3
@@ -288,18 +307,18 @@ PrintEstimate(const std::string & inputFile, const std::string & kernelFile, con
   }
   const auto estimate = [&](auto precision) {
     using FilterType = itk::CudaFFTConvolutionImageFilter<ImageType, ImageType, ImageType, decltype(precision)>;
-    return FilterType::MakeGPUPlan(imageSize, kernelSize, mode, budget);
+    return FilterType::MakeGPUPlan(imageSize, kernelSize, mode, budget, ParseBoundary(options.boundary));
   };
   const auto plan = options.precision == "double" ? estimate(double{}) : estimate(float{});
   const auto & m = plan.memory;
-  std::cout << "image " << imageSize << ", kernel " << kernelSize << ", " << options.mode << ", " << options.precision
-            << "\nbudget: " << budgetText << "\nestimate: " << m.Peak() << " bytes (" << m.Peak() / 1048576.0
-            << " MiB)\ntiles: " << plan.tiles.size() << " of output size " << plan.tileSize[0] << "x" << plan.tileSize[1]
-            << "x" << plan.tileSize[2] << ", FFT size " << plan.fftSize[0] << "x" << plan.fftSize[1] << "x"
-            << plan.fftSize[2] << "\nbuffers: FFT " << m.fftBuffer << ", kernel spectrum " << m.kernelSpectrum
-            << ", cuFFT work area " << m.workArea << ", cuFFT plans " << m.planData << ", kernel " << m.kernelUpload
-            << ", input staging " << m.sourceStaging << ", output staging " << m.tileStaging << ", maps "
-            << m.axisMaps << ", page tables " << m.hostMappings << std::endl;
+  std::cout << "image " << imageSize << ", kernel " << kernelSize << ", " << options.mode << ", " << options.boundary
+            << ", " << options.precision << "\nbudget: " << budgetText << "\nestimate: " << m.Peak() << " bytes ("
+            << m.Peak() / 1048576.0 << " MiB)\ntiles: " << plan.tiles.size() << " of output size " << plan.tileSize[0]
+            << "x" << plan.tileSize[1] << "x" << plan.tileSize[2] << ", FFT size " << plan.fftSize[0] << "x"
+            << plan.fftSize[1] << "x" << plan.fftSize[2] << "\nbuffers: FFT " << m.fftBuffer << ", kernel spectrum "
+            << m.kernelSpectrum << ", cuFFT work area " << m.workArea << ", cuFFT plans " << m.planData << ", kernel "
+            << m.kernelUpload << ", input staging " << m.sourceStaging << ", output staging " << m.tileStaging
+            << ", maps " << m.axisMaps << ", page tables " << m.hostMappings << std::endl;
 }
 
 template <unsigned int VDimension>
@@ -317,27 +336,51 @@ Run(const std::string & inputFile, const std::string & kernelFile, const std::st
   return report;
 }
 
+/** Seconds since \a start. */
+double
+SecondsSince(std::chrono::steady_clock::time_point start)
+{
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 int
 Demo(const std::string & folder, unsigned int scale, const Options & base)
 {
   using namespace CudaFFTConvolutionDemo;
+  using Clock = std::chrono::steady_clock;
   // The notebook: 128 x 512 x 512 (z, y, x), spheres of radius 50 at (x, y, z) = (100, 100, 50),
   // (250, 200, 100), (400, 400, 150), a 128 x 256 x 256 PSF. --demo-scale divides every length.
   const double              s = static_cast<double>(scale);
   const ImageType::SizeType size{ { 512 / scale, 512 / scale, 128 / scale } };
   const ImageType::SizeType psfSize{ { 256 / scale, 256 / scale, 128 / scale } };
+  const auto                total = Clock::now();
+  auto                      start = Clock::now();
   auto phantom = Phantom(size, 50 / s, { { 100 / s, 100 / s, 50 / s }, { 250 / s, 200 / s, 100 / s }, { 400 / s, 400 / s, 150 / s } });
-  auto psf = GaussianBeamPSF(psfSize, 2.0 / s, 6.0 / s);
+  const double phantomSeconds = SecondsSince(start);
+  start = Clock::now();
+  auto         psf = GaussianBeamPSF(psfSize, 2.0 / s, 6.0 / s);
+  const double psfSeconds = SecondsSince(start);
   if (!itksys::SystemTools::MakeDirectory(folder))
   {
     throw UsageError("cannot create the folder '" + folder + "'");
   }
-  WriteAtomically<ImageType>(phantom, folder + "/phantom.nrrd");
-  WriteAtomically<ImageType>(psf, folder + "/psf.nrrd");
-  WriteProjections(phantom, folder + "/phantom.png");
-  WriteProjections(psf, folder + "/psf.png", 0.3);
+  double     volumeSeconds = 0;
+  double     projectionSeconds = 0;
+  const auto write = [&](const ImageType * image, const std::string & name, double gamma) {
+    auto begin = Clock::now();
+    WriteVolume(image, folder + "/" + name + ".nrrd");
+    volumeSeconds += SecondsSince(begin);
+    begin = Clock::now();
+    WriteProjections(image, folder + "/" + name + ".png", gamma);
+    projectionSeconds += SecondsSince(begin);
+  };
+  write(phantom, "phantom", 1.0);
+  write(psf, "psf", 0.3);
   std::cout << "demo: phantom " << size << " (three spheres of radius " << 50 / s
             << ") and a Gaussian-beam widefield PSF " << psfSize << " in " << folder << std::endl;
+  std::ostringstream convolutions;
+  convolutions << std::fixed << std::setprecision(2);
+  double convolveSeconds = 0;
   for (const std::string mode : { "same", "valid", "full" })
   {
     Options options = base;
@@ -346,16 +389,27 @@ Demo(const std::string & folder, unsigned int scale, const Options & base)
     options.boundary = "constant";
     Report report;
     auto   result = Convolve<ImageType>(phantom, psf, options, report);
-    WriteAtomically<ImageType>(result, folder + "/convolved-" + mode + ".nrrd");
-    WriteProjections(result, folder + "/convolved-" + mode + ".png", 0.5);
+    convolveSeconds += report.seconds;
+    convolutions << "\n    " << mode << ": " << report.seconds << " s on the " << report.device
+                 << (report.gpu >= 0 ? " " + std::to_string(report.gpu) : std::string()) << ", " << report.tiles
+                 << " tile(s)";
+    write(result, "convolved-" + mode, 0.5);
     if (report.device == "CPU")
     {
       std::cout << "  (no GPU was used: " << (options.cpu ? "--cpu was given" : "no CUDA device is present") << ")"
                 << std::endl;
     }
   }
-  std::cout << "demo: wrote phantom, psf and convolved-{same,valid,full} as .nrrd volumes and .png projections (xy | zy)"
+  std::cout << "demo: wrote phantom, psf and convolved-{same,valid,full} as .nrrd volumes (uncompressed) and .png "
+               "projections (xy | zy)"
             << std::endl;
+  std::ostringstream timing;
+  timing << std::fixed << std::setprecision(2) << "demo timing: " << SecondsSince(total) << " s in all\n  generate "
+         << phantomSeconds + psfSeconds << " s (phantom " << phantomSeconds << ", PSF " << psfSeconds
+         << ")\n  convolve " << convolveSeconds << " s" << convolutions.str() << "\n  write "
+         << volumeSeconds + projectionSeconds << " s (volumes " << volumeSeconds << ", projections "
+         << projectionSeconds << ")";
+  std::cout << timing.str() << std::endl;
   return EXIT_SUCCESS;
 }
 } // namespace

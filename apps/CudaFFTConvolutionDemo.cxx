@@ -18,36 +18,61 @@
 #include "CudaFFTConvolutionDemo.h"
 
 #include "itkImageFileWriter.h"
-#include "itkImageRegionIterator.h"
-#include "itkImageRegionIteratorWithIndex.h"
+#include "itkMultiThreaderBase.h"
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <numeric>
 
 namespace CudaFFTConvolutionDemo
 {
+namespace
+{
+/** Calls \a body(z) for every z plane of \a size on ITK's threads. */
+template <typename TBody>
+void
+ForEachPlane(const ImageType::SizeType & size, TBody body)
+{
+  itk::MultiThreaderBase::New()->ParallelizeArray(
+    0, size[2], [&body](itk::SizeValueType z) { body(static_cast<std::size_t>(z)); }, nullptr);
+}
+} // namespace
+
 ImageType::Pointer
 Phantom(const ImageType::SizeType & size, double radius, const std::vector<std::array<double, 3>> & centres)
 {
   auto image = ImageType::New();
   image->SetRegions(size);
   image->Allocate(true);
-  for (itk::ImageRegionIteratorWithIndex<ImageType> it(image, image->GetBufferedRegion()); !it.IsAtEnd(); ++it)
-  {
+  const auto   nx = static_cast<std::size_t>(size[0]);
+  const auto   ny = static_cast<std::size_t>(size[1]);
+  const double radius2 = radius * radius;
+  float *      values = image->GetBufferPointer();
+  // A row is visited only where it meets a sphere; the test is the exact dx^2 + dy^2 + dz^2 <= r^2.
+  ForEachPlane(size, [&](std::size_t z) {
     for (const auto & centre : centres)
     {
-      double distance2 = 0;
-      for (unsigned int a = 0; a < 3; ++a)
+      const double dz = static_cast<double>(z) - centre[2];
+      for (std::size_t y = 0; y < ny; ++y)
       {
-        const double d = static_cast<double>(it.GetIndex()[a]) - centre[a];
-        distance2 += d * d;
-      }
-      if (distance2 <= radius * radius)
-      {
-        it.Set(1.0f);
+        const double dy = static_cast<double>(y) - centre[1];
+        if (dy * dy + dz * dz > radius2)
+        {
+          continue;
+        }
+        float * row = values + (z * ny + y) * nx;
+        for (std::size_t x = 0; x < nx; ++x)
+        {
+          const double dx = static_cast<double>(x) - centre[0];
+          if (dx * dx + dy * dy + dz * dz <= radius2)
+          {
+            row[x] = 1.0f;
+          }
+        }
       }
     }
-  }
+  });
   return image;
 }
 
@@ -57,50 +82,79 @@ GaussianBeamPSF(const ImageType::SizeType & size, double sigma0, double rayleigh
   auto image = ImageType::New();
   image->SetRegions(size);
   image->Allocate();
-  double sum = 0;
-  for (itk::ImageRegionIteratorWithIndex<ImageType> it(image, image->GetBufferedRegion()); !it.IsAtEnd(); ++it)
-  {
-    const double x = static_cast<double>(it.GetIndex()[0]) - static_cast<double>(size[0] / 2);
-    const double y = static_cast<double>(it.GetIndex()[1]) - static_cast<double>(size[1] / 2);
-    const double z = static_cast<double>(it.GetIndex()[2]) - static_cast<double>(size[2] / 2);
-    const double sigma = sigma0 * std::sqrt(1.0 + (z / rayleighRange) * (z / rayleighRange));
-    const double value = std::exp(-(x * x + y * y) / (2 * sigma * sigma)) / (sigma * sigma);
-    it.Set(static_cast<float>(value));
-    sum += value;
-  }
-  for (itk::ImageRegionIterator<ImageType> it(image, image->GetBufferedRegion()); !it.IsAtEnd(); ++it)
-  {
-    it.Set(static_cast<float>(it.Get() / sum));
-  }
+  const auto          nx = static_cast<std::size_t>(size[0]);
+  const auto          ny = static_cast<std::size_t>(size[1]);
+  float *             values = image->GetBufferPointer();
+  std::vector<double> planeSums(size[2], 0.0);
+  ForEachPlane(size, [&](std::size_t z) {
+    const double zc = static_cast<double>(z) - static_cast<double>(size[2] / 2);
+    const double sigma = sigma0 * std::sqrt(1.0 + (zc / rayleighRange) * (zc / rayleighRange));
+    float *      plane = values + z * nx * ny;
+    double       sum = 0;
+    for (std::size_t y = 0; y < ny; ++y)
+    {
+      const double yc = static_cast<double>(y) - static_cast<double>(size[1] / 2);
+      for (std::size_t x = 0; x < nx; ++x)
+      {
+        const double xc = static_cast<double>(x) - static_cast<double>(size[0] / 2);
+        const double value = std::exp(-(xc * xc + yc * yc) / (2 * sigma * sigma)) / (sigma * sigma);
+        plane[y * nx + x] = static_cast<float>(value);
+        sum += value;
+      }
+    }
+    planeSums[z] = sum;
+  });
+  const double sum = std::accumulate(planeSums.begin(), planeSums.end(), 0.0);
+  ForEachPlane(size, [&](std::size_t z) {
+    float * plane = values + z * nx * ny;
+    for (std::size_t i = 0; i < nx * ny; ++i)
+    {
+      plane[i] = static_cast<float>(plane[i] / sum);
+    }
+  });
   return image;
+}
+
+void
+WriteVolume(const ImageType * image, const std::string & fileName)
+{
+  auto writer = itk::ImageFileWriter<ImageType>::New();
+  writer->SetInput(image);
+  writer->SetFileName(fileName);
+  writer->UseCompressionOff();
+  writer->Update();
 }
 
 void
 WriteProjections(const ImageType * image, const std::string & fileName, double gamma)
 {
   using PictureType = itk::Image<unsigned char, 2>;
-  const auto   region = image->GetBufferedRegion();
-  const auto   size = region.GetSize();
-  const auto   nx = static_cast<std::size_t>(size[0]);
-  const auto   ny = static_cast<std::size_t>(size[1]);
-  const auto   nz = static_cast<std::size_t>(size[2]);
-  const float * values = image->GetBufferPointer();
+  const auto         region = image->GetBufferedRegion();
+  const auto         size = region.GetSize();
+  const auto         nx = static_cast<std::size_t>(size[0]);
+  const auto         ny = static_cast<std::size_t>(size[1]);
+  const auto         nz = static_cast<std::size_t>(size[2]);
+  const float *      values = image->GetBufferPointer();
   std::vector<float> xy(nx * ny, -std::numeric_limits<float>::infinity());
   std::vector<float> zy(nz * ny, -std::numeric_limits<float>::infinity());
-  for (std::size_t z = 0; z < nz; ++z)
-  {
-    for (std::size_t y = 0; y < ny; ++y)
-    {
-      const float * row = values + (z * ny + y) * nx;
-      float         rowMaximum = -std::numeric_limits<float>::infinity();
-      for (std::size_t x = 0; x < nx; ++x)
+  // One y row of both projections per work item.
+  itk::MultiThreaderBase::New()->ParallelizeArray(
+    0,
+    ny,
+    [&](itk::SizeValueType y) {
+      for (std::size_t z = 0; z < nz; ++z)
       {
-        xy[y * nx + x] = std::max(xy[y * nx + x], row[x]);
-        rowMaximum = std::max(rowMaximum, row[x]);
+        const float * row = values + (z * ny + y) * nx;
+        float         rowMaximum = -std::numeric_limits<float>::infinity();
+        for (std::size_t x = 0; x < nx; ++x)
+        {
+          xy[y * nx + x] = std::max(xy[y * nx + x], row[x]);
+          rowMaximum = std::max(rowMaximum, row[x]);
+        }
+        zy[y * nz + z] = rowMaximum;
       }
-      zy[y * nz + z] = rowMaximum;
-    }
-  }
+    },
+    nullptr);
   float low = std::numeric_limits<float>::infinity();
   float high = -std::numeric_limits<float>::infinity();
   for (const float v : xy)

@@ -19,7 +19,8 @@
 #define CudaFFTConvolutionDemo_h
 
 // The demo's data and pictures: the originating notebook's phantom, a widefield PSF from the
-// Gaussian-beam model, and maximum-intensity projections written as PNG.
+// Gaussian-beam model, and maximum-intensity projections written as PNG. Generation and
+// projection run on ITK's threads.
 
 #include "itkImage.h"
 
@@ -40,6 +41,11 @@ Phantom(const ImageType::SizeType & size, double radius, const std::vector<std::
  * (the missing cone) of a widefield microscope. Centred at floor(size/2); sums to 1. */
 ImageType::Pointer
 GaussianBeamPSF(const ImageType::SizeType & size, double sigma0, double rayleighRange);
+
+/** Writes a volume without compression: the demo's volumes are large, and compressing them
+ * takes far longer than computing them. */
+void
+WriteVolume(const ImageType * image, const std::string & fileName);
 
 /** Writes the xy (maximum over z) and zy (maximum over x) projections side by side as an 8-bit
  * PNG, like the notebook's show_xy_zy_max; \a gamma < 1 brings out dim detail. */

@@ -58,14 +58,21 @@ private:
  * Plain C++ over raw host pointers, float or double; no CUDA type and no ITK template appears
  * here, so the ITK filter is compiled by the host compiler and nvcc sees only src/*.cu.
  *
- * For each tile: the tile's source block is copied from the host buffer through pinned staging
- * to the device, padded there with the boundary condition into an in-place real-to-complex FFT
- * buffer, transformed, multiplied with the cached kernel spectrum (which carries 1/N and the
- * kernel normalisation), transformed back, cropped and copied to the host output buffer.
+ * For each tile: the tile's axis maps and source block go to the device (the block through the
+ * engine's own page-locked staging chunks, copied by several host threads while the DMA of the
+ * previous chunk runs, an upload interleaved with the previous tile's download), are padded
+ * there with the boundary condition into an in-place real-to-complex FFT buffer, transformed,
+ * multiplied with the cached kernel spectrum (which carries 1/N and the kernel normalisation),
+ * transformed back, cropped and copied back to the host output buffer the same way.
+ *
+ * Host memory: the engine page-locks only what it allocates (StagingHostBytes() in all, plus
+ * the axis maps). A caller's buffer is never page-locked, registered or replaced; one its owner
+ * page-locked (cudaMallocHost, CudaPinnedImportImageContainer) is reached by DMA directly.
  *
  * Caches: the forward and inverse cuFFT plans of the last FFT size (sharing one work area) and
- * the kernel spectrum keyed by the caller's kernel key, FFT size, precision and normalisation.
- * ReleaseResources() frees all device and pinned memory. One engine serves one caller at a time.
+ * the kernel spectrum with a copy of the kernel values it was made from: a kernel whose values
+ * changed (in place, without any notice) is transformed again. ReleaseResources() frees all
+ * device and page-locked memory. One engine serves one caller at a time.
  * \ingroup CudaFFTConvolution
  */
 class CudaFFTConvolution_EXPORT CudaFFTConvolutionEngine
@@ -92,13 +99,34 @@ public:
   CudaFFTConvolutionEngine &
   operator=(const CudaFFTConvolutionEngine &) = delete;
 
-  /** True when a usable CUDA device is present; otherwise \a reason says why not. */
+  /** True when a usable CUDA device is present (\a device: an ordinal, -1 for the current
+   * one); otherwise \a reason says why not. */
   static bool
-  DeviceAvailable(std::string * reason = nullptr);
+  DeviceAvailable(std::string * reason = nullptr, int device = -1);
 
-  /** Free and total memory of the current device, in bytes. */
+  /** Free and total memory of a device (-1: the current one), in bytes. */
   static void
-  DeviceMemory(std::uint64_t & freeBytes, std::uint64_t & totalBytes);
+  DeviceMemory(std::uint64_t & freeBytes, std::uint64_t & totalBytes, int device = -1);
+
+  /** Page-locked host memory an engine allocates for its staging chunks: the one number the
+   * planner counts as page-locked host memory (the driver maps it with device page tables). */
+  static std::uint64_t
+  StagingHostBytes();
+
+  /** The device to run on: an ordinal, or -1 (default) for the calling thread's current device.
+   * Changing it frees what the engine holds on the previous device. */
+  void
+  SetDevice(int device);
+  int
+  GetDevice() const;
+
+  /** The device ordinal of the last Run; -1 before the first. */
+  int
+  GetLastDevice() const;
+
+  /** Host threads for the staging copies (the calling thread included); default 8. */
+  void
+  SetNumberOfThreads(unsigned int threads);
 
   /** Makes this engine's forward and inverse cuFFT plans for an FFT size (unless it has them)
    * and returns their work-area bytes: planning asks this, and Run then reuses the plans. */
@@ -110,55 +138,46 @@ public:
   static std::uint64_t
   WorkAreaBytes(const SizeArray & fftSize, unsigned int dimension, unsigned int elementSize);
 
-  /** Page-locked host memory (cudaMallocHost), which the engine copies to and from by DMA
-   * without staging; nullptr when it cannot be had. Free it with FreePinnedHost. */
+  /** Page-locked host memory (cudaMallocHost), which the engine reaches by DMA without
+   * staging; nullptr when it cannot be had. Free it with FreePinnedHost, which returns false
+   * when the CUDA runtime could not free it (at process exit it may be gone). */
   static void *
   AllocatePinnedHost(std::uint64_t bytes);
-  static void
-  FreePinnedHost(void * pointer);
-
-  /** Page-locks an existing host buffer (cudaHostRegister); false when that fails. The buffer
-   * must stay allocated until UnregisterHost. */
   static bool
-  RegisterHost(const void * pointer, std::uint64_t bytes);
-  static void
-  UnregisterHost(const void * pointer);
+  FreePinnedHost(void * pointer);
 
   /** True when the host pointer lies in page-locked memory. */
   static bool
   IsPinnedHost(const void * pointer);
 
-  /** Whether the spectrum for this kernel key and plan is cached (the kernel need not be sent). */
-  bool
-  HasKernelSpectrum(std::uint64_t kernelKey, const Plan & plan, bool normalize) const;
-
-  /** Runs a plan. \a kernel may be null when HasKernelSpectrum() said true. \a constant is the
-   * value of a constant boundary condition. Returns false when \a progress asked to abort. */
+  /** Runs a plan. \a kernel holds the plan's kernelSize values (x fastest); its spectrum is
+   * reused when the values, FFT size, precision and \a normalize are those of the cached one.
+   * \a constant is the value of a constant boundary condition. Returns false when \a progress
+   * asked to abort. */
   template <typename TValue>
   bool
   Run(const Plan &                     plan,
       const HostBuffer<const TValue> & input,
       const HostBuffer<TValue> &       output,
       const TValue *                   kernel,
-      std::uint64_t                    kernelKey,
       bool                             normalize,
       TValue                           constant,
       const ProgressFunction &         progress);
 
-  /** Frees the plans, the kernel spectrum, the device buffers and the pinned staging. */
+  /** Whether the last Run reused the cached kernel spectrum, and what comparing the kernel's
+   * values with the cached copy cost (milliseconds). */
+  bool
+  LastRunReusedSpectrum() const;
+  double
+  LastKernelCheckMilliseconds() const;
+
+  /** Frees the plans, the kernel spectrum, the device buffers and the page-locked staging. */
   void
   ReleaseResources();
 
   /** Device bytes currently held by this engine. */
   std::uint64_t
   AllocatedDeviceBytes() const;
-
-  /** Largest device bytes held at once since construction or the last ResetPeak(). */
-  std::uint64_t
-  PeakDeviceBytes() const;
-
-  void
-  ResetPeak();
 
 private:
   class Impl;

@@ -23,7 +23,7 @@
 #include "itkCudaFFTConvolutionEngine.h"
 #include "itkCudaFFTConvolutionImageFilterEnums.h"
 #include "itkCudaFFTConvolutionPlanner.h"
-#include "itkCudaPinnedImportImageContainer.h"
+#include "itkCudaPinnedImportImageContainer.h" // the opt-in page-locked pixel container
 #include "itkImage.h"
 
 #include <complex>
@@ -108,6 +108,7 @@ public:
   using typename Superclass::OutputRegionModeEnum;
   using OutputRegionEnum = CudaFFTConvolutionImageFilterEnums::OutputRegion;
   using ComputeDeviceEnum = CudaFFTConvolutionImageFilterEnums::ComputeDevice;
+  using BoundaryEnum = CudaFFTConvolutionImageFilterEnums::Boundary;
   using PlannerType = CudaFFTConvolutionPlanner;
   using PlanType = PlannerType::Plan;
 
@@ -137,8 +138,18 @@ public:
   itkSetEnumMacro(ComputeDevice, ComputeDeviceEnum);
   itkGetEnumMacro(ComputeDevice, ComputeDeviceEnum);
 
-  /** Where the last update ran: GPU or CPU (AUTOMATIC before the first update). */
+  /** Where the last update ran: GPU or CPU (AUTOMATIC before the first update). With AUTOMATIC,
+   * an update the GPU cannot run (no kernel image for this GPU, too little memory even after
+   * re-planning smaller tiles) runs on the CPU with a warning, and this says CPU. */
   itkGetEnumMacro(LastComputeDevice, ComputeDeviceEnum);
+
+  /** The CUDA device to run on: an ordinal, or -1 (default) for the calling thread's current
+   * device. The thread's current device is left as it was. */
+  itkSetMacro(GPUDevice, int);
+  itkGetConstMacro(GPUDevice, int);
+
+  /** The CUDA device ordinal the last update ran on; -1 when it ran on the CPU. */
+  itkGetConstMacro(LastGPUDevice, int);
 
   /** Device bytes the filter may use; 0 (default) means 80% of the device's free memory. The CPU
    * path tiles under the same budget when it is set. */
@@ -158,19 +169,22 @@ public:
 
   /** Device bytes an update would need for an image and kernel of these sizes, before any
    * pipeline exists: the plan this filter would make (one tile when it fits \a budget, 0 meaning
-   * no limit; else tiles), with cuFFT's exact work area when a device is present. */
+   * no limit; else tiles) under \a boundary (a periodic boundary reads whole axes per tile), with
+   * cuFFT's exact work area when a device is present. */
   static SizeValueType
   EstimateGPUMemory(const typename InputImageType::SizeType &  imageSize,
                     const typename KernelImageType::SizeType & kernelSize,
                     OutputRegionEnum                           mode = OutputRegionEnum::SAME,
-                    SizeValueType                              budget = 0);
+                    SizeValueType                              budget = 0,
+                    BoundaryEnum                               boundary = BoundaryEnum::ZERO_FLUX_NEUMANN);
 
   /** The whole GPU plan behind EstimateGPUMemory: tiles, FFT size, each buffer's bytes. */
   static PlanType
   MakeGPUPlan(const typename InputImageType::SizeType &  imageSize,
               const typename KernelImageType::SizeType & kernelSize,
               OutputRegionEnum                           mode = OutputRegionEnum::SAME,
-              SizeValueType                              budget = 0);
+              SizeValueType                              budget = 0,
+              BoundaryEnum                               boundary = BoundaryEnum::ZERO_FLUX_NEUMANN);
 
   /** Frees every GPU buffer, cuFFT plan, cached kernel spectrum and pinned staging buffer. */
   void
@@ -200,27 +214,60 @@ protected:
   GetKernelSizeArray() const;
 
 private:
+  /** The request both paths plan from: geometry, precision, the engine's page-locked bytes. */
+  static PlannerType::Request
+  MakeRequest(const PlannerType::Box &       inputLargest,
+              const PlannerType::Box &       inputBuffered,
+              const PlannerType::SizeArray & kernelSize,
+              const PlannerType::Box &       output,
+              PlannerType::Boundary          boundary);
+
+  /** True to run on the GPU; throws when the GPU (or a missing device ordinal) was required. */
+  bool
+  ChooseGPU() const;
+
+  /** Runs on the GPU; false when AUTOMATIC should fall back to the CPU (after a warning). */
+  bool
+  TryGPU(PlannerType::Request request, const InternalPrecisionType * input, InternalPrecisionType * output);
+
+  /** Plans for the GPU under the budget (default: a share of the free memory). */
+  PlanType
+  PlanForGPU(PlannerType::Request & request);
+
+  /** Runs on the GPU, re-planning smaller tiles when another allocation took the memory. */
   void
-  RunOnGPU(const PlanType & plan, const InternalPrecisionType * input, InternalPrecisionType * output);
+  RunOnGPU(PlannerType::Request request, const InternalPrecisionType * input, InternalPrecisionType * output);
 
   void
-  RunOnCPU(const PlanType & plan, const InternalPrecisionType * input, InternalPrecisionType * output);
-
-  std::uint64_t
-  GetKernelKey() const;
-
-  /** Page-locks the output and input buffers of repeated updates (see the .hxx). */
-  void
-  PinBuffersForRepeatedUpdates();
+  RunPlanOnGPU(const PlanType & plan, const InternalPrecisionType * input, InternalPrecisionType * output);
 
   void
-  UnregisterInput();
+  RunOnCPU(PlannerType::Request request, const InternalPrecisionType * input, InternalPrecisionType * output);
 
-  using PinnedContainerType = CudaPinnedImportImageContainer<SizeValueType, OutputPixelType>;
-  using InputPixelContainerType = typename InputImageType::PixelContainer;
+  void
+  EnsureCPUSpectrum(const PlanType & plan);
 
-  std::vector<InternalPrecisionType>
-  KernelValues() const;
+  typename InternalImageType::Pointer
+  ShiftedKernel(const PlanType & plan, const InternalPrecisionType * kernel, double scale) const;
+
+  typename InternalImageType::Pointer
+  PaddedTile(const PlanType & plan, const PlannerType::Tile & tile, const InternalPrecisionType * input) const;
+
+  void
+  RunTileOnCPU(const PlanType &              plan,
+               const PlannerType::Tile &     tile,
+               const InternalPrecisionType * input,
+               InternalPrecisionType *       output);
+
+  void
+  AdoptPlan(const PlanType & plan, bool gpu);
+
+  void
+  WarnAboutKernelSpacing();
+
+  /** The kernel's values in the internal precision: its own buffer when the types agree. */
+  const InternalPrecisionType *
+  KernelValues(std::vector<InternalPrecisionType> & storage) const;
 
   OutputRegionEnum       m_OutputRegion{ OutputRegionEnum::SAME };
   ComputeDeviceEnum      m_ComputeDevice{ ComputeDeviceEnum::AUTOMATIC };
@@ -231,17 +278,17 @@ private:
   PlannerType::SizeArray m_LastFFTSize{ { 0, 0, 0 } };
   InternalPrecisionType  m_BoundaryConstant{};
 
+  int                    m_GPUDevice{ -1 };
+  int                    m_LastGPUDevice{ -1 };
+
   std::unique_ptr<CudaFFTConvolutionEngine> m_Engine;
 
-  // Page-locking of buffers that come back (see PinBuffersForRepeatedUpdates).
-  SizeValueType                                     m_PreviousOutputPixels{ 0 };
-  const InputPixelContainerType *                   m_PreviousInput{ nullptr };
-  typename InputPixelContainerType::ConstPointer    m_RegisteredInput;
-  const void *                                      m_RegisteredPointer{ nullptr };
+  const KernelImageType * m_SpacingWarnedKernel{ nullptr };
+  ModifiedTimeType        m_SpacingWarnedTime{ 0 };
 
-  // The CPU path's cached kernel spectrum and its key.
+  // The CPU path's cached kernel spectrum and the kernel values it was made from.
   typename InternalComplexImageType::Pointer m_CPUSpectrum;
-  std::uint64_t                              m_CPUSpectrumKey{ 0 };
+  std::vector<InternalPrecisionType>         m_CPUKernelValues;
   PlannerType::SizeArray                     m_CPUSpectrumSize{ { 0, 0, 0 } };
   bool                                       m_CPUSpectrumNormalized{ false };
 };

@@ -111,11 +111,6 @@ ThrowAborted(const char * file, unsigned int line)
   throw aborted;
 }
 
-inline void
-MixKey(std::uint64_t & key, std::uint64_t value)
-{
-  key ^= value + 0x9e3779b97f4a7c15ULL + (key << 6) + (key >> 2);
-}
 } // namespace CudaFFTConvolutionDetail
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -143,9 +138,11 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
     case static_cast<int>(OutputRegionEnum::FULL):
       this->SetOutputRegion(OutputRegionEnum::FULL);
       break;
-    default:
+    case static_cast<int>(OutputRegionEnum::SAME):
       this->SetOutputRegion(OutputRegionEnum::SAME);
       break;
+    default:
+      itkExceptionMacro(<< "unknown output region mode " << static_cast<int>(mode) << "; use SAME, VALID or FULL");
   }
 }
 
@@ -195,9 +192,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   const typename InputImageType::SizeType &  imageSize,
   const typename KernelImageType::SizeType & kernelSize,
   OutputRegionEnum                           mode,
-  SizeValueType                              budget)
+  SizeValueType                              budget,
+  BoundaryEnum                               boundary)
 {
-  return MakeGPUPlan(imageSize, kernelSize, mode, budget).memory.Peak();
+  return MakeGPUPlan(imageSize, kernelSize, mode, budget, boundary).memory.Peak();
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -206,22 +204,22 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   const typename InputImageType::SizeType &  imageSize,
   const typename KernelImageType::SizeType & kernelSize,
   OutputRegionEnum                           mode,
-  SizeValueType                              budget) -> PlanType
+  SizeValueType                              budget,
+  BoundaryEnum                               boundary) -> PlanType
 {
-  PlannerType::Request request;
-  request.dimension = ImageDimension;
+  PlannerType::Box       image;
+  PlannerType::SizeArray kernel{ { 1, 1, 1 } };
   for (unsigned int a = 0; a < ImageDimension; ++a)
   {
-    request.inputLargest.size[a] = imageSize[a];
-    request.kernelSize[a] = kernelSize[a];
+    image.size[a] = imageSize[a];
+    kernel[a] = kernelSize[a];
   }
-  request.inputBuffered = request.inputLargest;
-  request.output = PlannerType::OutputRegion(mode, ImageDimension, request.inputLargest, request.kernelSize);
-  request.elementSize = sizeof(InternalPrecisionType);
+  const auto boxes = PlannerType::OutputRegion(mode, ImageDimension, image, kernel);
+  const auto planner = boundary == BoundaryEnum::PERIODIC   ? PlannerType::Boundary::Periodic
+                       : boundary == BoundaryEnum::CONSTANT ? PlannerType::Boundary::Constant
+                                                            : PlannerType::Boundary::ZeroFluxNeumann;
+  PlannerType::Request request = MakeRequest(image, image, kernel, boxes, planner);
   request.memoryBudget = budget;
-  request.pageLockedHostBytes =
-    (request.inputBuffered.NumberOfVoxels() + request.output.NumberOfVoxels()) * sizeof(InternalPrecisionType) +
-    (64u << 20);
   if (CudaFFTConvolutionEngine::DeviceAvailable())
   {
     request.workArea = [](const PlannerType::SizeArray & fft, unsigned int dimension) {
@@ -239,14 +237,41 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+auto
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::MakeRequest(const PlannerType::Box &       inputLargest,
+                                                      const PlannerType::Box &       inputBuffered,
+                                                      const PlannerType::SizeArray & kernelSize,
+                                                      const PlannerType::Box &       output,
+                                                      PlannerType::Boundary          boundary) -> PlannerType::Request
+{
+  PlannerType::Request request;
+  request.dimension = ImageDimension;
+  request.inputLargest = inputLargest;
+  request.inputBuffered = inputBuffered;
+  request.kernelSize = kernelSize;
+  request.output = output;
+  request.boundary = boundary;
+  request.elementSize = sizeof(InternalPrecisionType);
+  request.greatestPrimeFactor = 7;
+  // The engine page-locks only its own staging; image buffers are never page-locked.
+  request.pageLockedHostBytes = CudaFFTConvolutionEngine::StagingHostBytes();
+  return request;
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::ReleaseGPUResources()
 {
-  this->UnregisterInput();
-  m_PreviousInput = nullptr;
   if (m_Engine)
   {
-    m_Engine->ReleaseResources();
+    try
+    {
+      m_Engine->ReleaseResources();
+    }
+    catch (const CudaFFTConvolutionEngineError & error)
+    {
+      itkWarningMacro(<< "releasing GPU resources: " << error.what());
+    }
   }
 }
 
@@ -364,22 +389,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
-std::uint64_t
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::GetKernelKey() const
-{
-  const KernelImageType * kernel = this->GetKernelImage();
-  std::uint64_t           key = reinterpret_cast<std::uintptr_t>(kernel);
-  CudaFFTConvolutionDetail::MixKey(key, reinterpret_cast<std::uintptr_t>(kernel->GetBufferPointer()));
-  CudaFFTConvolutionDetail::MixKey(key, kernel->GetMTime());
-  CudaFFTConvolutionDetail::MixKey(key, kernel->GetUpdateMTime());
-  CudaFFTConvolutionDetail::MixKey(key, kernel->GetPixelContainer()->GetMTime());
-  return key;
-}
-
-template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 auto
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::KernelValues() const
-  -> std::vector<InternalPrecisionType>
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::KernelValues(std::vector<InternalPrecisionType> & storage) const -> const InternalPrecisionType *
 {
   const KernelImageType * kernel = this->GetKernelImage();
   if (kernel->GetBufferedRegion() != kernel->GetLargestPossibleRegion())
@@ -387,8 +398,32 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
     itkExceptionMacro(<< "the kernel image buffer " << kernel->GetBufferedRegion()
                       << " does not hold its largest possible region " << kernel->GetLargestPossibleRegion());
   }
-  const KernelPixelType * values = kernel->GetBufferPointer();
-  return std::vector<InternalPrecisionType>(values, values + kernel->GetBufferedRegion().GetNumberOfPixels());
+  // The kernel's own buffer when its type is the internal one: read each update, never cached
+  // by pointer or time stamp, so values changed in place without Modified() are seen.
+  return CudaFFTConvolutionDetail::AsInternal<InternalPrecisionType>(
+    kernel->GetBufferPointer(), kernel->GetBufferedRegion().GetNumberOfPixels(), storage);
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+bool
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::ChooseGPU() const
+{
+  if (m_ComputeDevice == ComputeDeviceEnum::CPU)
+  {
+    return false;
+  }
+  std::string why;
+  if (CudaFFTConvolutionEngine::DeviceAvailable(&why, m_GPUDevice))
+  {
+    return true;
+  }
+  std::string anyDevice;
+  const bool  someDevice = m_GPUDevice >= 0 && CudaFFTConvolutionEngine::DeviceAvailable(&anyDevice);
+  if (m_ComputeDevice == ComputeDeviceEnum::GPU || someDevice)
+  {
+    itkExceptionMacro(<< "the GPU was required but " << why);
+  }
+  return false;
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -398,107 +433,23 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   OutputImageType *      output = this->GetOutput();
   const InputImageType * input = this->GetInput();
   m_NumberOfTiles = 0;
-
-  // Where to run.
-  std::string gpuMissing;
-  bool        useGPU = false;
-  if (m_ComputeDevice != ComputeDeviceEnum::CPU)
-  {
-    useGPU = CudaFFTConvolutionEngine::DeviceAvailable(&gpuMissing);
-    if (!useGPU && m_ComputeDevice == ComputeDeviceEnum::GPU)
-    {
-      itkExceptionMacro(<< "the GPU was required (ComputeDevice GPU) but " << gpuMissing);
-    }
-  }
-  m_LastComputeDevice = useGPU ? ComputeDeviceEnum::GPU : ComputeDeviceEnum::CPU;
-  if (useGPU)
-  {
-    this->PinBuffersForRepeatedUpdates();
-  }
+  const bool useGPU = this->ChooseGPU();
   this->AllocateOutputs();
   const OutputRegionType outputRegion = output->GetBufferedRegion();
   if (outputRegion.GetNumberOfPixels() == 0)
   {
+    m_LastComputeDevice = useGPU ? ComputeDeviceEnum::GPU : ComputeDeviceEnum::CPU;
     return; // e.g. VALID with a kernel larger than the image: nothing to compute
   }
-
-  InputPixelType          constant;
-  PlannerType::Request    request;
-  request.dimension = ImageDimension;
-  request.inputLargest = CudaFFTConvolutionDetail::ToBox(input->GetLargestPossibleRegion());
-  request.inputBuffered = CudaFFTConvolutionDetail::ToBox(input->GetBufferedRegion());
-  request.kernelSize = this->GetKernelSizeArray();
-  request.output = CudaFFTConvolutionDetail::ToBox(outputRegion);
-  request.boundary = this->GetPlannerBoundary(constant);
-  request.elementSize = sizeof(InternalPrecisionType);
+  InputPixelType       constant;
+  const auto           boundary = this->GetPlannerBoundary(constant);
   m_BoundaryConstant = static_cast<InternalPrecisionType>(constant);
-  request.memoryBudget = m_GPUMemoryBudget;
-  if (useGPU)
-  {
-    request.greatestPrimeFactor = 7;
-    try
-    {
-      if (request.memoryBudget == 0)
-      {
-        std::uint64_t freeBytes = 0;
-        std::uint64_t totalBytes = 0;
-        CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes);
-        // What this filter already holds is free for it too.
-        const std::uint64_t held = m_Engine ? m_Engine->AllocatedDeviceBytes() : 0;
-        request.memoryBudget = (freeBytes + held) / 10 * 8;
-      }
-      // The engine makes the chosen size's plans while planning and reuses them to run.
-      if (!m_Engine)
-      {
-        m_Engine.reset(new CudaFFTConvolutionEngine);
-      }
-      CudaFFTConvolutionEngine * engine = m_Engine.get();
-      request.workArea = [engine](const PlannerType::SizeArray & fft, unsigned int dimension) {
-        return engine->PreparePlans(fft, dimension, sizeof(InternalPrecisionType));
-      };
-      // Repeated updates page-lock the input and output buffers, besides 64 MiB of staging.
-      request.pageLockedHostBytes = (request.inputBuffered.NumberOfVoxels() + request.output.NumberOfVoxels()) *
-                                      sizeof(InternalPrecisionType) +
-                                    (64u << 20);
-    }
-    catch (const CudaFFTConvolutionEngineError & error)
-    {
-      itkExceptionMacro(<< "GPU convolution failed: " << error.what());
-    }
-  }
-  else
-  {
-    using ForwardFFTType = RealToHalfHermitianForwardFFTImageFilter<InternalImageType, InternalComplexImageType>;
-    auto forward = ForwardFFTType::New();
-    if (forward.IsNull())
-    {
-      itkExceptionMacro(<< "no CPU FFT implementation is registered with ITK's object factory");
-    }
-    request.greatestPrimeFactor = std::min<unsigned int>(7, static_cast<unsigned int>(forward->GetSizeGreatestPrimeFactor()));
-    // The budget then bounds host FFT buffers: no device granularity, no cuFFT plans.
-    request.allocationGranularity = 1;
-    request.planDataBytes = 0;
-  }
-
-  PlanType plan;
-  try
-  {
-    plan = PlannerType::MakePlan(request);
-  }
-  catch (const CudaFFTConvolutionEngineError & error)
-  {
-    itkExceptionMacro(<< "GPU convolution failed: " << error.what());
-  }
-  catch (const std::exception & error)
-  {
-    itkExceptionMacro(<< error.what());
-  }
-  const auto adoptPlan = [this, useGPU](const PlanType & adopted) {
-    m_NumberOfTiles = adopted.tiles.size();
-    m_LastFFTSize = adopted.fftSize;
-    m_LastEstimatedGPUMemory = useGPU ? adopted.memory.Peak() : 0;
-  };
-  adoptPlan(plan);
+  PlannerType::Request request = MakeRequest(CudaFFTConvolutionDetail::ToBox(input->GetLargestPossibleRegion()),
+                                             CudaFFTConvolutionDetail::ToBox(input->GetBufferedRegion()),
+                                             this->GetKernelSizeArray(),
+                                             CudaFFTConvolutionDetail::ToBox(outputRegion),
+                                             boundary);
+  this->WarnAboutKernelSpacing();
 
   std::vector<InternalPrecisionType> inputStorage;
   std::vector<InternalPrecisionType> outputStorage;
@@ -506,135 +457,134 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
     input->GetBufferPointer(), input->GetBufferedRegion().GetNumberOfPixels(), inputStorage);
   InternalPrecisionType * outputValues = CudaFFTConvolutionDetail::InternalTarget<InternalPrecisionType>(
     output->GetBufferPointer(), outputRegion.GetNumberOfPixels(), outputStorage);
-
-  const auto & kernelSpacing = this->GetKernelImage()->GetSpacing();
-  const auto & inputSpacing = input->GetSpacing();
-  for (unsigned int a = 0; a < ImageDimension; ++a)
-  {
-    if (std::abs(kernelSpacing[a] - inputSpacing[a]) > 1e-6 * std::abs(inputSpacing[a]))
-    {
-      itkWarningMacro(<< "the kernel's spacing " << kernelSpacing << " differs from the image's " << inputSpacing
-                      << "; the kernel is applied voxel for voxel (its spacing is ignored, as by ITK's filters)");
-      break;
-    }
-  }
-
   this->UpdateProgress(0.0f);
-  if (useGPU)
+  if (!(useGPU && this->TryGPU(request, inputValues, outputValues)))
   {
-    for (unsigned int attempt = 0;; ++attempt)
-    {
-      try
-      {
-        this->RunOnGPU(plan, inputValues, outputValues);
-        break;
-      }
-      catch (const CudaFFTConvolutionEngineError & error)
-      {
-        if (!error.OutOfMemory() || attempt >= 3)
-        {
-          itkExceptionMacro(<< "GPU convolution failed: " << error.what());
-        }
-        // Something else took the memory the plan counted on: free ours and plan smaller tiles
-        // for what is free now.
-        if (m_Engine)
-        {
-          m_Engine->ReleaseResources();
-        }
-        std::uint64_t freeBytes = 0;
-        std::uint64_t totalBytes = 0;
-        try
-        {
-          CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes);
-        }
-        catch (const CudaFFTConvolutionEngineError & query)
-        {
-          itkExceptionMacro(<< "GPU convolution failed: " << error.what() << "; then " << query.what());
-        }
-        const std::uint64_t previous = request.memoryBudget;
-        request.memoryBudget = std::min<std::uint64_t>(freeBytes / 10 * 8, previous / 2);
-        try
-        {
-          plan = PlannerType::MakePlan(request);
-        }
-        catch (const std::exception & replanning)
-        {
-          itkExceptionMacro(<< "GPU out of memory: " << error.what() << "; only " << freeBytes
-                            << " bytes are free now, and " << replanning.what());
-        }
-        itkDebugMacro(<< "out of GPU memory (" << error.what() << "): retrying with a budget of "
-                      << request.memoryBudget << " bytes, " << plan.tiles.size() << " tiles");
-        adoptPlan(plan);
-      }
-    }
-  }
-  else
-  {
-    this->RunOnCPU(plan, inputValues, outputValues);
+    this->RunOnCPU(request, inputValues, outputValues);
   }
   CudaFFTConvolutionDetail::CopyToOutput<InternalPrecisionType>(outputStorage, output->GetBufferPointer());
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
-void
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PinBuffersForRepeatedUpdates()
+bool
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::TryGPU(PlannerType::Request request, const InternalPrecisionType * input, InternalPrecisionType * output)
 {
-  // Page-locking costs about what one staged transfer saves, so only buffers that come back
-  // (a deconvolution loop, a batch, a re-executed pipeline) are page-locked: the output when an
-  // update makes the same size as the one before, the input when its buffer is the one before.
-  OutputImageType *   output = this->GetOutput();
-  const SizeValueType outputPixels = output->GetRequestedRegion().GetNumberOfPixels();
-  if (std::is_same<OutputPixelType, InternalPrecisionType>::value && outputPixels == m_PreviousOutputPixels &&
-      dynamic_cast<const PinnedContainerType *>(output->GetPixelContainer()) == nullptr)
+  try
   {
-    output->SetPixelContainer(PinnedContainerType::New());
+    this->RunOnGPU(request, input, output);
+    m_LastComputeDevice = ComputeDeviceEnum::GPU;
+    m_LastGPUDevice = m_Engine->GetLastDevice();
+    return true;
   }
-  m_PreviousOutputPixels = outputPixels;
-
-  const InputImageType * input = this->GetInput();
-  const auto *           container = input->GetPixelContainer();
-  if (m_RegisteredInput.GetPointer() != container || m_RegisteredPointer != input->GetBufferPointer())
+  catch (const CudaFFTConvolutionEngineError & error)
   {
-    this->UnregisterInput();
-    if (std::is_same<InputPixelType, InternalPrecisionType>::value && container == m_PreviousInput &&
-        input->GetBufferPointer() != nullptr && !CudaFFTConvolutionEngine::IsPinnedHost(input->GetBufferPointer()) &&
-        CudaFFTConvolutionEngine::RegisterHost(input->GetBufferPointer(),
-                                               input->GetBufferedRegion().GetNumberOfPixels() * sizeof(InputPixelType)))
+    // Too little memory even for small tiles, a GPU older than the built code, a broken driver:
+    // AUTOMATIC runs the same plan on the CPU; GPU reports it.
+    this->ReleaseGPUResources();
+    if (m_ComputeDevice == ComputeDeviceEnum::GPU)
     {
-      // Holding the container keeps the registered memory alive until it is unregistered.
-      m_RegisteredInput = container;
-      m_RegisteredPointer = input->GetBufferPointer();
+      itkExceptionMacro(<< "GPU convolution failed: " << error.what());
+    }
+    itkWarningMacro(<< "the GPU could not run this convolution (" << error.what()
+                    << "); falling back to the CPU (ComputeDevice AUTOMATIC)");
+    return false;
+  }
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+auto
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PlanForGPU(PlannerType::Request & request) -> PlanType
+{
+  if (!m_Engine)
+  {
+    m_Engine.reset(new CudaFFTConvolutionEngine);
+  }
+  if (m_Engine->GetDevice() != m_GPUDevice)
+  {
+    m_Engine->ReleaseResources();
+    m_Engine->SetDevice(m_GPUDevice);
+  }
+  // The staging threads obey ITK's thread settings; more than 16 do not copy faster.
+  m_Engine->SetNumberOfThreads(std::min(16u, this->GetMultiThreader()->GetMaximumNumberOfThreads()));
+  if (request.memoryBudget == 0)
+  {
+    std::uint64_t freeBytes = 0;
+    std::uint64_t totalBytes = 0;
+    CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes, m_GPUDevice);
+    // What this filter already holds is free for it too.
+    request.memoryBudget = PlannerType::DefaultMemoryBudget(freeBytes, m_Engine->AllocatedDeviceBytes());
+  }
+  // The engine makes the chosen size's plans while planning and reuses them to run.
+  CudaFFTConvolutionEngine * engine = m_Engine.get();
+  request.workArea = [engine](const PlannerType::SizeArray & fft, unsigned int dimension) {
+    return engine->PreparePlans(fft, dimension, sizeof(InternalPrecisionType));
+  };
+  try
+  {
+    return PlannerType::MakePlan(request);
+  }
+  catch (const std::length_error & error)
+  {
+    if (m_GPUMemoryBudget != 0)
+    {
+      itkExceptionMacro(<< error.what()); // the caller's budget is too small: their error
+    }
+    throw CudaFFTConvolutionEngineError(std::string("too little free GPU memory: ") + error.what(), true);
+  }
+  catch (const std::invalid_argument & error)
+  {
+    itkExceptionMacro(<< error.what());
+  }
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+void
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunOnGPU(PlannerType::Request request, const InternalPrecisionType * input, InternalPrecisionType * output)
+{
+  PlanType plan = this->PlanForGPU(request);
+  for (unsigned int attempt = 0;; ++attempt)
+  {
+    this->AdoptPlan(plan, true);
+    try
+    {
+      this->RunPlanOnGPU(plan, input, output);
+      return;
+    }
+    catch (const CudaFFTConvolutionEngineError & error)
+    {
+      if (!error.OutOfMemory() || attempt >= 3)
+      {
+        throw;
+      }
+      // Something else took the memory the plan counted on: free ours and plan smaller tiles
+      // for what is free now.
+      m_Engine->ReleaseResources();
+      std::uint64_t freeBytes = 0;
+      std::uint64_t totalBytes = 0;
+      CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes, m_GPUDevice);
+      request.memoryBudget = std::min<std::uint64_t>(PlannerType::DefaultMemoryBudget(freeBytes, 0), request.memoryBudget / 2);
+      try
+      {
+        plan = PlannerType::MakePlan(request);
+      }
+      catch (const std::length_error & replanning)
+      {
+        throw CudaFFTConvolutionEngineError(std::string(error.what()) + "; only " + std::to_string(freeBytes) +
+                                              " bytes are free now, and " + replanning.what(),
+                                            true);
+      }
+      itkDebugMacro(<< "out of GPU memory (" << error.what() << "): retrying with a budget of "
+                    << request.memoryBudget << " bytes, " << plan.tiles.size() << " tiles");
     }
   }
-  m_PreviousInput = container;
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::UnregisterInput()
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunPlanOnGPU(const PlanType & plan, const InternalPrecisionType * input, InternalPrecisionType * output)
 {
-  if (m_RegisteredInput)
-  {
-    CudaFFTConvolutionEngine::UnregisterHost(m_RegisteredPointer);
-    m_RegisteredInput = nullptr;
-    m_RegisteredPointer = nullptr;
-  }
-}
-
-template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
-void
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunOnGPU(
-  const PlanType &              plan,
-  const InternalPrecisionType * input,
-  InternalPrecisionType *       output)
-{
-  const std::uint64_t                key = this->GetKernelKey();
-  const bool                         normalize = this->GetNormalize();
-  std::vector<InternalPrecisionType> kernel;
-  if (!m_Engine->HasKernelSpectrum(key, plan, normalize))
-  {
-    kernel = this->KernelValues();
-  }
+  std::vector<InternalPrecisionType>                                kernelStorage;
+  const InternalPrecisionType *                                     kernel = this->KernelValues(kernelStorage);
   CudaFFTConvolutionEngine::HostBuffer<const InternalPrecisionType> in;
   in.data = input;
   in.region = CudaFFTConvolutionDetail::ToBox(this->GetInput()->GetBufferedRegion());
@@ -645,25 +595,18 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   try
   {
     completed = m_Engine->Run<InternalPrecisionType>(
-      plan,
-      in,
-      out,
-      kernel.empty() ? nullptr : kernel.data(),
-      key,
-      normalize,
-      m_BoundaryConstant,
-      [this](double fraction) {
+      plan, in, out, kernel, this->GetNormalize(), m_BoundaryConstant, [this](double fraction) {
         this->UpdateProgress(static_cast<float>(fraction));
         return !this->GetAbortGenerateData();
       });
   }
   catch (const CudaFFTConvolutionEngineError &)
   {
-    throw; // GenerateData retries out-of-memory failures with smaller tiles
+    throw; // RunOnGPU re-plans out-of-memory failures; TryGPU decides about the CPU
   }
   catch (const std::exception & error)
   {
-    itkExceptionMacro(<< error.what());
+    itkExceptionMacro(<< error.what()); // bad input, e.g. a kernel that sums to zero
   }
   if (!completed)
   {
@@ -673,147 +616,232 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunOnCPU(
-  const PlanType &              plan,
-  const InternalPrecisionType * input,
-  InternalPrecisionType *       output)
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::AdoptPlan(const PlanType & plan, bool gpu)
+{
+  m_NumberOfTiles = plan.tiles.size();
+  m_LastFFTSize = plan.fftSize;
+  m_LastEstimatedGPUMemory = gpu ? plan.memory.Peak() : 0;
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+void
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::WarnAboutKernelSpacing()
+{
+  const KernelImageType * kernel = this->GetKernelImage();
+  const auto &            kernelSpacing = kernel->GetSpacing();
+  const auto &            inputSpacing = this->GetInput()->GetSpacing();
+  for (unsigned int a = 0; a < ImageDimension; ++a)
+  {
+    if (std::abs(kernelSpacing[a] - inputSpacing[a]) > 1e-6 * std::abs(inputSpacing[a]))
+    {
+      // Once per kernel image and spacing, not on every update of a loop.
+      if (m_SpacingWarnedKernel != kernel || m_SpacingWarnedTime != kernel->GetMTime())
+      {
+        itkWarningMacro(<< "the kernel's spacing " << kernelSpacing << " differs from the image's " << inputSpacing
+                        << "; the kernel is applied voxel for voxel (its spacing is ignored, as by ITK's filters)");
+        m_SpacingWarnedKernel = kernel;
+        m_SpacingWarnedTime = kernel->GetMTime();
+      }
+      return;
+    }
+  }
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+void
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunOnCPU(PlannerType::Request request, const InternalPrecisionType * input, InternalPrecisionType * output)
 {
   using ForwardFFTType = RealToHalfHermitianForwardFFTImageFilter<InternalImageType, InternalComplexImageType>;
-  using InverseFFTType = HalfHermitianToRealInverseFFTImageFilter<InternalComplexImageType, InternalImageType>;
-  using ComplexType = typename InternalComplexImageType::PixelType;
+  auto forward = ForwardFFTType::New();
+  if (forward.IsNull())
+  {
+    itkExceptionMacro(<< "no CPU FFT implementation is registered with ITK's object factory");
+  }
+  // The CPU plan bounds host FFT buffers: the caller's budget only, no device granularity, no
+  // cuFFT plans, nothing page-locked.
+  request.greatestPrimeFactor = std::min<unsigned int>(7, static_cast<unsigned int>(forward->GetSizeGreatestPrimeFactor()));
+  request.memoryBudget = m_GPUMemoryBudget;
+  request.allocationGranularity = 1;
+  request.planDataBytes = 0;
+  request.pageLockedHostBytes = 0;
+  request.workArea = nullptr;
+  PlanType plan;
+  try
+  {
+    plan = PlannerType::MakePlan(request);
+  }
+  catch (const std::exception & error)
+  {
+    itkExceptionMacro(<< error.what());
+  }
+  this->AdoptPlan(plan, false);
+  m_LastComputeDevice = ComputeDeviceEnum::CPU;
+  m_LastGPUDevice = -1;
+  this->EnsureCPUSpectrum(plan);
+  for (std::size_t t = 0; t < plan.tiles.size(); ++t)
+  {
+    this->RunTileOnCPU(plan, plan.tiles[t], input, output);
+    this->UpdateProgress(static_cast<float>(t + 1) / static_cast<float>(plan.tiles.size()));
+    if (this->GetAbortGenerateData())
+    {
+      CudaFFTConvolutionDetail::ThrowAborted(__FILE__, __LINE__);
+    }
+  }
+}
 
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+void
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::EnsureCPUSpectrum(const PlanType & plan)
+{
+  using ForwardFFTType = RealToHalfHermitianForwardFFTImageFilter<InternalImageType, InternalComplexImageType>;
+  std::vector<InternalPrecisionType> storage;
+  const InternalPrecisionType *      kernel = this->KernelValues(storage);
+  const std::size_t                  count = this->GetKernelImage()->GetBufferedRegion().GetNumberOfPixels();
+  const bool                         normalize = this->GetNormalize();
+  // Compared by value, as the GPU engine does: a kernel changed in place is transformed again.
+  if (m_CPUSpectrum.IsNotNull() && m_CPUSpectrumSize == plan.fftSize && m_CPUSpectrumNormalized == normalize &&
+      m_CPUKernelValues.size() == count && std::equal(kernel, kernel + count, m_CPUKernelValues.begin()))
+  {
+    return;
+  }
+  double sum = 0;
+  double magnitude = 0;
+  for (std::size_t i = 0; i < count; ++i)
+  {
+    sum += static_cast<double>(kernel[i]);
+    magnitude += std::abs(static_cast<double>(kernel[i]));
+  }
+  if (normalize && (sum == 0.0 || !std::isfinite(sum) || std::abs(sum) <= 1e-12 * magnitude))
+  {
+    itkExceptionMacro(<< "the kernel sums to " << sum << " (sum of magnitudes " << magnitude
+                      << "), so it cannot be normalized");
+  }
+  auto forward = ForwardFFTType::New();
+  forward->SetInput(this->ShiftedKernel(plan, kernel, normalize ? 1.0 / sum : 1.0));
+  forward->Update();
+  m_CPUSpectrum = forward->GetOutput();
+  m_CPUSpectrum->DisconnectPipeline();
+  m_CPUKernelValues.assign(kernel, kernel + count);
+  m_CPUSpectrumSize = plan.fftSize;
+  m_CPUSpectrumNormalized = normalize;
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+auto
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::ShiftedKernel(const PlanType & plan, const InternalPrecisionType * kernel, double scale) const -> typename InternalImageType::Pointer
+{
+  // The kernel at FFT size with its centre at the origin (ITK's inverse FFT carries 1/N).
   typename InternalImageType::RegionType padded;
   for (unsigned int a = 0; a < ImageDimension; ++a)
   {
     padded.SetSize(a, plan.fftSize[a]);
   }
-  const auto f0 = static_cast<std::int64_t>(plan.fftSize[0]);
-  const auto f1 = static_cast<std::int64_t>(plan.fftSize[1]);
-  const auto f2 = static_cast<std::int64_t>(plan.fftSize[2]);
-
-  // The kernel spectrum: centre at the origin, normalised if asked (ITK's inverse FFT has 1/N).
-  const std::uint64_t key = this->GetKernelKey();
-  const bool          normalize = this->GetNormalize();
-  if (m_CPUSpectrum.IsNull() || m_CPUSpectrumKey != key || m_CPUSpectrumSize != plan.fftSize ||
-      m_CPUSpectrumNormalized != normalize)
+  auto shifted = InternalImageType::New();
+  shifted->SetRegions(padded);
+  shifted->Allocate(true);
+  InternalPrecisionType * values = shifted->GetBufferPointer();
+  const auto &            k = plan.kernelSize;
+  const auto &            f = plan.fftSize;
+  std::size_t             j = 0;
+  for (std::uint64_t j2 = 0; j2 < k[2]; ++j2)
   {
-    const auto kernel = this->KernelValues();
-    double     sum = 0;
-    double     magnitude = 0;
-    for (const auto value : kernel)
+    const std::int64_t p2 = PlannerType::KernelPlacement(j2, k[2], f[2]);
+    for (std::uint64_t j1 = 0; j1 < k[1]; ++j1)
     {
-      sum += static_cast<double>(value);
-      magnitude += std::abs(static_cast<double>(value));
-    }
-    if (normalize && (sum == 0.0 || !std::isfinite(sum) || std::abs(sum) <= 1e-12 * magnitude))
-    {
-      itkExceptionMacro(<< "the kernel sums to " << sum << " (sum of magnitudes " << magnitude
-                        << "), so it cannot be normalized");
-    }
-    const double scale = normalize ? 1.0 / sum : 1.0;
-    auto         shifted = InternalImageType::New();
-    shifted->SetRegions(padded);
-    shifted->Allocate(true);
-    InternalPrecisionType * values = shifted->GetBufferPointer();
-    const auto              k = plan.kernelSize;
-    std::size_t             j = 0;
-    for (std::uint64_t j2 = 0; j2 < k[2]; ++j2)
-    {
-      for (std::uint64_t j1 = 0; j1 < k[1]; ++j1)
+      const std::int64_t p1 = PlannerType::KernelPlacement(j1, k[1], f[1]);
+      for (std::uint64_t j0 = 0; j0 < k[0]; ++j0, ++j)
       {
-        for (std::uint64_t j0 = 0; j0 < k[0]; ++j0, ++j)
-        {
-          // Kernel voxel j goes to (j - floor(K/2)) mod F: its centre lands on the origin.
-          const std::int64_t p0 = (static_cast<std::int64_t>(j0) - static_cast<std::int64_t>(k[0] / 2) + f0) % f0;
-          const std::int64_t p1 = (static_cast<std::int64_t>(j1) - static_cast<std::int64_t>(k[1] / 2) + f1) % f1;
-          const std::int64_t p2 = (static_cast<std::int64_t>(j2) - static_cast<std::int64_t>(k[2] / 2) + f2) % f2;
-          values[(p2 * f1 + p1) * f0 + p0] = static_cast<InternalPrecisionType>(kernel[j] * scale);
-        }
+        const std::int64_t p0 = PlannerType::KernelPlacement(j0, k[0], f[0]);
+        values[(p2 * static_cast<std::int64_t>(f[1]) + p1) * static_cast<std::int64_t>(f[0]) + p0] =
+          static_cast<InternalPrecisionType>(static_cast<double>(kernel[j]) * scale);
       }
     }
-    auto forward = ForwardFFTType::New();
-    forward->SetInput(shifted);
-    forward->Update();
-    m_CPUSpectrum = forward->GetOutput();
-    m_CPUSpectrum->DisconnectPipeline();
-    m_CPUSpectrumKey = key;
-    m_CPUSpectrumSize = plan.fftSize;
-    m_CPUSpectrumNormalized = normalize;
   }
+  return shifted;
+}
 
-  const auto inputBox = CudaFFTConvolutionDetail::ToBox(this->GetInput()->GetBufferedRegion());
-  const auto outputBox = CudaFFTConvolutionDetail::ToBox(this->GetOutput()->GetBufferedRegion());
-  const auto crop = PlannerType::CropOffset(plan.kernelSize);
-  for (std::size_t t = 0; t < plan.tiles.size(); ++t)
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+auto
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PaddedTile(const PlanType & plan, const PlannerType::Tile & tile, const InternalPrecisionType * input) const -> typename InternalImageType::Pointer
+{
+  // The planner's axis maps say which source voxel (or the constant) each padded voxel holds.
+  typename InternalImageType::RegionType padded;
+  for (unsigned int a = 0; a < ImageDimension; ++a)
   {
-    const auto & tile = plan.tiles[t];
-    const auto   map0 = PlannerType::AxisSourceMap(plan, tile, 0);
-    const auto   map1 = PlannerType::AxisSourceMap(plan, tile, 1);
-    const auto   map2 = PlannerType::AxisSourceMap(plan, tile, 2);
-    // The source box lies inside the input buffer: offsets of its first voxel there.
-    const std::int64_t b0 = tile.source.index[0] - inputBox.index[0];
-    const std::int64_t b1 = tile.source.index[1] - inputBox.index[1];
-    const std::int64_t b2 = tile.source.index[2] - inputBox.index[2];
-    const auto         n0 = static_cast<std::int64_t>(inputBox.size[0]);
-    const auto         n1 = static_cast<std::int64_t>(inputBox.size[1]);
-
-    auto tileImage = InternalImageType::New();
-    tileImage->SetRegions(padded);
-    tileImage->Allocate();
-    InternalPrecisionType * values = tileImage->GetBufferPointer();
-    for (std::int64_t p2 = 0; p2 < f2; ++p2)
+    padded.SetSize(a, plan.fftSize[a]);
+  }
+  const auto         inputBox = CudaFFTConvolutionDetail::ToBox(this->GetInput()->GetBufferedRegion());
+  const auto         map0 = PlannerType::AxisSourceMap(plan, tile, 0);
+  const auto         map1 = PlannerType::AxisSourceMap(plan, tile, 1);
+  const auto         map2 = PlannerType::AxisSourceMap(plan, tile, 2);
+  const std::int64_t b0 = tile.source.index[0] - inputBox.index[0];
+  const std::int64_t b1 = tile.source.index[1] - inputBox.index[1];
+  const std::int64_t b2 = tile.source.index[2] - inputBox.index[2];
+  const auto         n0 = static_cast<std::int64_t>(inputBox.size[0]);
+  const auto         n1 = static_cast<std::int64_t>(inputBox.size[1]);
+  auto               image = InternalImageType::New();
+  image->SetRegions(padded);
+  image->Allocate();
+  InternalPrecisionType * row = image->GetBufferPointer();
+  for (std::size_t p2 = 0; p2 < map2.size(); ++p2)
+  {
+    for (std::size_t p1 = 0; p1 < map1.size(); ++p1, row += map0.size())
     {
-      for (std::int64_t p1 = 0; p1 < f1; ++p1)
+      if (map1[p1] < 0 || map2[p2] < 0)
       {
-        InternalPrecisionType * row = values + (p2 * f1 + p1) * f0;
-        if (map1[p1] < 0 || map2[p2] < 0)
-        {
-          std::fill(row, row + f0, m_BoundaryConstant);
-          continue;
-        }
-        const InternalPrecisionType * source = input + ((map2[p2] + b2) * n1 + (map1[p1] + b1)) * n0 + b0;
-        for (std::int64_t p0 = 0; p0 < f0; ++p0)
-        {
-          row[p0] = map0[p0] < 0 ? m_BoundaryConstant : source[map0[p0]];
-        }
+        std::fill(row, row + map0.size(), m_BoundaryConstant);
+        continue;
+      }
+      const InternalPrecisionType * source = input + ((map2[p2] + b2) * n1 + (map1[p1] + b1)) * n0 + b0;
+      for (std::size_t p0 = 0; p0 < map0.size(); ++p0)
+      {
+        row[p0] = map0[p0] < 0 ? m_BoundaryConstant : source[map0[p0]];
       }
     }
+  }
+  return image;
+}
 
-    auto forward = ForwardFFTType::New();
-    forward->SetInput(tileImage);
-    forward->Update();
-    typename InternalComplexImageType::Pointer spectrum = forward->GetOutput();
-    ComplexType *                              data = spectrum->GetBufferPointer();
-    const ComplexType *                        kernelSpectrum = m_CPUSpectrum->GetBufferPointer();
-    const std::size_t                          count = spectrum->GetBufferedRegion().GetNumberOfPixels();
-    for (std::size_t i = 0; i < count; ++i)
-    {
-      data[i] *= kernelSpectrum[i];
-    }
-    auto inverse = InverseFFTType::New();
-    inverse->SetInput(spectrum);
-    inverse->SetActualXDimensionIsOdd(plan.fftSize[0] % 2 == 1);
-    inverse->Update();
-    const InternalPrecisionType * result = inverse->GetOutput()->GetBufferPointer();
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+void
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunTileOnCPU(const PlanType & plan, const PlannerType::Tile & tile, const InternalPrecisionType * input, InternalPrecisionType * output)
+{
+  using ForwardFFTType = RealToHalfHermitianForwardFFTImageFilter<InternalImageType, InternalComplexImageType>;
+  using InverseFFTType = HalfHermitianToRealInverseFFTImageFilter<InternalComplexImageType, InternalImageType>;
+  using ComplexType = typename InternalComplexImageType::PixelType;
+  auto forward = ForwardFFTType::New();
+  forward->SetInput(this->PaddedTile(plan, tile, input));
+  forward->Update();
+  typename InternalComplexImageType::Pointer spectrum = forward->GetOutput();
+  ComplexType *                              data = spectrum->GetBufferPointer();
+  const ComplexType *                        kernelSpectrum = m_CPUSpectrum->GetBufferPointer();
+  const std::size_t                          count = spectrum->GetBufferedRegion().GetNumberOfPixels();
+  for (std::size_t i = 0; i < count; ++i)
+  {
+    data[i] *= kernelSpectrum[i];
+  }
+  auto inverse = InverseFFTType::New();
+  inverse->SetInput(spectrum);
+  inverse->SetActualXDimensionIsOdd(plan.fftSize[0] % 2 == 1);
+  inverse->Update();
+  const InternalPrecisionType * result = inverse->GetOutput()->GetBufferPointer();
 
-    const auto o0 = static_cast<std::int64_t>(outputBox.size[0]);
-    const auto o1 = static_cast<std::int64_t>(outputBox.size[1]);
-    for (std::uint64_t z = 0; z < tile.output.size[2]; ++z)
+  // Crop: the kept voxels start at the planner's crop offset of the padded result.
+  const auto         crop = PlannerType::CropOffset(plan.kernelSize);
+  const auto         outputBox = CudaFFTConvolutionDetail::ToBox(this->GetOutput()->GetBufferedRegion());
+  const auto         f0 = static_cast<std::int64_t>(plan.fftSize[0]);
+  const auto         f1 = static_cast<std::int64_t>(plan.fftSize[1]);
+  const auto         o0 = static_cast<std::int64_t>(outputBox.size[0]);
+  const auto         o1 = static_cast<std::int64_t>(outputBox.size[1]);
+  const std::int64_t x = tile.output.index[0] - outputBox.index[0];
+  for (std::int64_t z = 0; z < static_cast<std::int64_t>(tile.output.size[2]); ++z)
+  {
+    for (std::int64_t y = 0; y < static_cast<std::int64_t>(tile.output.size[1]); ++y)
     {
-      for (std::uint64_t y = 0; y < tile.output.size[1]; ++y)
-      {
-        const std::int64_t outZ = tile.output.index[2] - outputBox.index[2] + static_cast<std::int64_t>(z);
-        const std::int64_t outY = tile.output.index[1] - outputBox.index[1] + static_cast<std::int64_t>(y);
-        const std::int64_t outX = tile.output.index[0] - outputBox.index[0];
-        const InternalPrecisionType * from =
-          result + ((static_cast<std::int64_t>(z) + crop[2]) * f1 + static_cast<std::int64_t>(y) + crop[1]) * f0 + crop[0];
-        std::copy(from, from + tile.output.size[0], output + (outZ * o1 + outY) * o0 + outX);
-      }
-    }
-    this->UpdateProgress(static_cast<float>(t + 1) / static_cast<float>(plan.tiles.size()));
-    if (this->GetAbortGenerateData())
-    {
-      CudaFFTConvolutionDetail::ThrowAborted(__FILE__, __LINE__);
+      const std::int64_t outZ = tile.output.index[2] - outputBox.index[2] + z;
+      const std::int64_t outY = tile.output.index[1] - outputBox.index[1] + y;
+      const InternalPrecisionType * from = result + ((z + crop[2]) * f1 + y + crop[1]) * f0 + crop[0];
+      std::copy(from, from + tile.output.size[0], output + (outZ * o1 + outY) * o0 + x);
     }
   }
 }
@@ -835,6 +863,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
      << std::endl;
   os << indent << "BoundaryConstant: " << static_cast<typename NumericTraits<InternalPrecisionType>::PrintType>(m_BoundaryConstant)
      << std::endl;
+  os << indent << "GPUDevice: " << m_GPUDevice << std::endl;
+  os << indent << "LastGPUDevice: " << m_LastGPUDevice << std::endl;
   os << indent << "GPU engine: " << (m_Engine ? "created" : "not created") << std::endl;
 }
 } // namespace itk

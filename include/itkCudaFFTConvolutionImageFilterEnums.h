@@ -59,12 +59,24 @@ public:
     GPU = 1,
     CPU = 2
   };
+
+  /** \brief A boundary condition by name, for estimates made before a filter exists
+   * (EstimateGPUMemory, MakeGPUPlan): a periodic boundary reads whole axes per tile.
+   * \ingroup CudaFFTConvolution */
+  enum class Boundary : uint8_t
+  {
+    ZERO_FLUX_NEUMANN = 0,
+    CONSTANT = 1,
+    PERIODIC = 2
+  };
 };
 
 extern CudaFFTConvolution_EXPORT std::ostream &
                                  operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::OutputRegion value);
 extern CudaFFTConvolution_EXPORT std::ostream &
                                  operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::ComputeDevice value);
+extern CudaFFTConvolution_EXPORT std::ostream &
+                                 operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::Boundary value);
 } // namespace itk
 
 #endif

@@ -125,7 +125,7 @@ public:
     Box              inputLargest;  //!< the input's largest possible region
     Box              inputBuffered; //!< the input region held in memory
     SizeArray        kernelSize{ { 1, 1, 1 } };
-    Box              output;        //!< the output region to compute (the requested region)
+    Box              output; //!< the output region to compute (the requested region)
     Boundary         boundary{ Boundary::ZeroFluxNeumann };
     unsigned int     greatestPrimeFactor{ 7 }; //!< FFT sizes have no larger prime factor
     unsigned int     elementSize{ 4 };         //!< bytes per real value (float 4, double 8)
@@ -154,7 +154,7 @@ public:
     std::vector<Tile> tiles;
     std::uint64_t     maxSourceVoxels{ 0 };
     std::uint64_t     maxTileVoxels{ 0 };
-    unsigned int      stagingSlots{ 1 };       //!< tiles in flight at once
+    unsigned int      stagingSlots{ 1 }; //!< tiles in flight at once
     MemoryEstimate    memory;
   };
 
@@ -210,6 +210,20 @@ public:
   static IndexArray
   CropOffset(const SizeArray & kernelSize);
 
+  /** The default device-memory budget: 80% of what is free plus what this filter already holds
+   * (its buffers are released before the next plan allocates), computed as
+   * (freeDeviceBytes + heldBytes) / 10 * 8. The one place for this rule.
+   * Below 10 bytes in all it is 0, which a Request reads as "no limit". */
+  static std::uint64_t
+  DefaultMemoryBudget(std::uint64_t freeDeviceBytes, std::uint64_t heldBytes);
+
+  /** Where kernel voxel \a j lands along one axis of the kernel as the FFT sees it: cyclically
+   * shifted so that its centre floor(K/2) is at the origin, i.e. (j - floor(K/2) + F) mod F for
+   * a kernel of length K = \a kernelLength padded to F = \a fftLength.
+   * E.g. K = 4, F = 8: j = 0 lands at 6 and j = 2 at 0.
+   * Throws std::invalid_argument when F is 0 or shorter than K. */
+  static std::int64_t
+  KernelPlacement(std::uint64_t j, std::uint64_t kernelLength, std::uint64_t fftLength);
 };
 
 /** Writes a box as [index] + [size]. */

@@ -23,6 +23,7 @@
 #include "itkImportImageContainer.h"
 
 #include <algorithm>
+#include <vector>
 
 
 namespace itk
@@ -30,9 +31,17 @@ namespace itk
 /** \class CudaPinnedImportImageContainer
  * \brief An image pixel container in page-locked host memory, which the GPU reaches by DMA.
  *
- * CudaFFTConvolutionImageFilter gives its output this container when it is updated repeatedly
- * with the same output size, so that results travel from the GPU at the full PCIe rate without a
- * staging copy. Falls back to ordinary memory when page-locked memory cannot be had.
+ * An opt-in for callers who update CudaFFTConvolutionImageFilter repeatedly and want its input
+ * or output to move at the full PCIe rate without the engine's staging copy: give an image this
+ * container before allocating it (image->SetPixelContainer(Container::New()); image->Allocate())
+ * or graft such an image as the filter's output. The caller owns it; the filter never gives
+ * an image this container by itself. Page-locked memory is a scarce system resource: keep such
+ * images few and release them when done.
+ *
+ * Each allocation records how it was made: page-locked memory is freed with the CUDA runtime
+ * (after the runtime has shut down, at process exit, it is left to the operating system), and a
+ * fallback allocation made with new[] when page-locked memory could not be had is freed with
+ * delete[].
  * \ingroup CudaFFTConvolution
  */
 template <typename TElementIdentifier, typename TElement>
@@ -49,6 +58,13 @@ public:
 
   itkNewMacro(Self);
   itkOverrideGetNameOfClassMacro(CudaPinnedImportImageContainer);
+
+  /** True when the current buffer is page-locked memory this container allocated. */
+  bool
+  IsPageLocked() const
+  {
+    return IsPinnedAllocation(this->GetImportPointer());
+  }
 
 protected:
   CudaPinnedImportImageContainer() = default;
@@ -67,6 +83,8 @@ protected:
       return Superclass::AllocateElements(size, initialize);
     }
     auto * elements = static_cast<TElement *>(memory);
+    // Reserve allocates the new buffer before it frees the old one: several may be alive.
+    m_PinnedAllocations.push_back(elements);
     if (initialize)
     {
       std::fill_n(elements, size, TElement{});
@@ -78,9 +96,10 @@ protected:
   DeallocateManagedMemory() override
   {
     TElement * pointer = this->GetImportPointer();
-    if (pointer != nullptr && this->GetContainerManageMemory() && CudaFFTConvolutionEngine::IsPinnedHost(pointer))
+    if (pointer != nullptr && this->GetContainerManageMemory() && IsPinnedAllocation(pointer))
     {
-      CudaFFTConvolutionEngine::FreePinnedHost(pointer);
+      m_PinnedAllocations.erase(std::find(m_PinnedAllocations.begin(), m_PinnedAllocations.end(), pointer));
+      CudaFFTConvolutionEngine::FreePinnedHost(pointer); // false at process exit: the OS reclaims it
       this->SetImportPointer(nullptr);
       this->SetCapacity(0);
       this->SetSize(0);
@@ -88,6 +107,16 @@ protected:
     }
     Superclass::DeallocateManagedMemory();
   }
+
+private:
+  bool
+  IsPinnedAllocation(const TElement * pointer) const
+  {
+    return pointer != nullptr &&
+           std::find(m_PinnedAllocations.begin(), m_PinnedAllocations.end(), pointer) != m_PinnedAllocations.end();
+  }
+
+  mutable std::vector<const TElement *> m_PinnedAllocations;
 };
 } // namespace itk
 

@@ -3,32 +3,98 @@
 # its path on the last line of stdout. External ITK modules can only be built against a build
 # tree (ITKModuleExternal refuses install trees), so Debian's libinsighttoolkit5-dev cannot serve.
 #
-#   scripts/build-itk.sh [VERSION] [python]   VERSION: a Debian source version prefix, default 5.2.1;
-#                                             python: a tree with ITK's Python wrapping (float and
-#                                             double, 2D and 3D, the NumPy bridge): ~45 min on 2 cores
+#   scripts/build-itk.sh [--cached] [VERSION] [python]
+#       VERSION: a Debian source version prefix, default 5.2.1;
+#       python: a tree with ITK's Python wrapping (float and double, 2D and 3D, the NumPy bridge):
+#               ~45 min on 2 cores;
+#       --cached: only look: print the path of a complete matching tree (exit 0) or nothing (exit 1).
 #
-# The tree is cached outside the clone in $CUDAFFT_CACHE (default ~/.cache/CudaFFTConvolution)
-# and reused when its stamp file exists. A module build writes into the ITK tree (bin/, lib/cmake),
-# so one tree serves one build at a time.
+# The tree is cached outside the clone in $CUDAFFT_CACHE (default ~/.cache/CudaFFTConvolution) as
+# itk-UPSTREAM[-python]-build-KEY, KEY being 12 hex digits of a SHA-256 over the whole CMake option
+# list (flavour and upstream version included) and a format version. It is reused when its stamp
+# file .cudafft-complete holds the same key, so a changed option or module list builds a new tree
+# instead of reusing one that lacks modules. A module build writes into the ITK tree (bin/,
+# lib/cmake), so one tree serves one build at a time.
 # Exit code 3: the requested version is not offered by the archive (callers may skip).
 set -euo pipefail
+cached_only=0
+if [ "${1:-}" = --cached ]; then cached_only=1; shift; fi
 version=${1:-5.2.1}
 flavour=${2:-cxx}
 case "$flavour" in cxx) suffix="" ;; python) suffix="-python" ;; *) echo "unknown flavour $flavour" >&2; exit 1 ;; esac
 cache=${CUDAFFT_CACHE:-$HOME/.cache/CudaFFTConvolution}
 here=$(cd "$(dirname "$0")" && pwd)
 jobs=${CUDAFFT_JOBS:-$(nproc)}
+# Bump when what a tree holds changes other than through its CMake options (e.g. the source patch below).
+key_format=1
+
+# itk_options UPSTREAM: sets the array `options` to the CMake options of a tree of this flavour.
+itk_options() {
+  local upstream=$1 modules extra=()
+  modules=(-DModule_ITKTestKernel=ON -DModule_ITKIOMeta=ON -DModule_ITKIONIFTI=ON -DModule_ITKIOPNG=ON)
+  case "$upstream" in
+    5.2.*) extra+=(-DITK_USE_SYSTEM_DOUBLECONVERSION=ON) ;;
+    *) extra+=(-DITK_USE_SYSTEM_DOUBLECONVERSION=OFF) ;;   # 5.4 needs a newer double-conversion than bookworm's
+  esac
+  if [ "$flavour" = python ]; then
+    # Only what the Python tests use: without ITKTestKernel (which pulls in every IO module) the
+    # wrapped tree is a fraction of the 54-module one; the C++ tests use the C++ tree.
+    modules=(-DModule_ITKTestKernel=OFF -DModule_ITKIOMeta=OFF -DModule_ITKIONIFTI=OFF -DModule_ITKIOPNG=OFF)
+    extra+=(-DITK_WRAP_PYTHON=ON -DModule_ITKBridgeNumPy=ON
+            -DITK_USE_SYSTEM_CASTXML=ON -DCASTXML_EXECUTABLE=/usr/bin/castxml
+            -DITK_USE_SYSTEM_SWIG=ON -DSWIG_EXECUTABLE=/usr/bin/swig
+            -DPython3_EXECUTABLE=/usr/bin/python3 -DITK_USE_PYTHON_LIMITED_API=OFF
+            "-DITK_WRAP_IMAGE_DIMS=2;3" -DITK_WRAP_float=ON -DITK_WRAP_double=ON
+            -DITK_WRAP_complex_float=OFF -DITK_WRAP_vector_float=ON
+            -DITK_WRAP_unsigned_char=OFF -DITK_WRAP_signed_short=OFF -DITK_WRAP_covariant_vector_float=OFF
+            -DITK_WRAP_rgb_unsigned_char=OFF -DITK_WRAP_rgba_unsigned_char=OFF)
+  fi
+  options=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DCMAKE_CXX_STANDARD=17
+    -DBUILD_TESTING=OFF -DBUILD_EXAMPLES=OFF -DITK_FORBID_DOWNLOADS=ON -DITK_USE_KWSTYLE=OFF
+    -DITK_BUILD_DEFAULT_MODULES=OFF -DITKGroup_Core=OFF
+    -DModule_ITKCommon=ON -DModule_ITKFFT=ON -DModule_ITKConvolution=ON -DModule_ITKImageGrid=ON
+    -DModule_ITKImageIntensity=ON -DModule_ITKImageFilterBase=ON -DModule_ITKIOImageBase=ON
+    -DModule_ITKIONRRD=ON -DModule_ITKGoogleTest=OFF "${modules[@]}"
+    -DITK_USE_FFTWF=ON -DITK_USE_FFTWD=ON -DITK_USE_SYSTEM_FFTW=ON
+    -DITK_USE_SYSTEM_GDCM=ON -DITK_USE_SYSTEM_PNG=ON -DITK_USE_SYSTEM_JPEG=ON
+    -DITK_USE_SYSTEM_ZLIB=ON -DITK_USE_SYSTEM_EXPAT=ON "${extra[@]}")
+}
+
+# options_key UPSTREAM: the 12-hex-digit key of a tree of this flavour and upstream version.
+options_key() {
+  itk_options "$1"
+  printf '%s\n' "format=$key_format" "flavour=$flavour" "upstream=$1" "${options[@]}" | sha256sum | cut -c1-12
+}
+
+# find_cached: prints a complete tree whose stamp holds the key of the options it would be built
+# with today; the newest upstream version starting with the one asked for (5.4 matches 5.4.7).
+# The upstream version comes from the name: itk-UPSTREAM[-python]-build-KEY.
+find_cached() {
+  local cached name upstream
+  for cached in $(ls -d "$cache"/itk-"$version"*"$suffix"-build-* 2>/dev/null | sort -V -r); do
+    name=${cached##*/}; upstream=${name#itk-}; upstream=${upstream%-build-*}
+    case "$upstream" in
+      *-python) [ -n "$suffix" ] || continue; upstream=${upstream%-python} ;;
+      *) [ -z "$suffix" ] || continue ;;
+    esac
+    if [ -f "$cached/.cudafft-complete" ] && [ "$(cat "$cached/.cudafft-complete")" = "$(options_key "$upstream")" ]; then
+      echo "$cached"; return 0
+    fi
+  done
+  return 1
+}
+
+if [ "$cached_only" = 1 ]; then
+  find_cached; exit
+fi
 mkdir -p "$cache"
 "$here/install-deps.sh" >&2
 
-# A cached tree whose version starts with the one asked for (5.4 matches 5.4.7) is reused.
-for cached in $(ls -d "$cache"/itk-"$version"*"$suffix"-build 2>/dev/null | sort -V -r); do
-  case "$cached" in *-python-build) [ -n "$suffix" ] || continue ;; esac
-  if [ -f "$cached/.cudafft-complete" ]; then
-    echo "ITK build tree cached at $cached" >&2
-    echo "$cached"; exit 0
-  fi
-done
+# A cached tree needs no network.
+if cached=$(find_cached); then
+  echo "ITK build tree cached at $cached" >&2
+  echo "$cached"; exit 0
+fi
 
 # Source package via apt's own client with a deb-src list derived from the machine's apt
 # sources; the development suite is added for versions newer than the release's.
@@ -59,7 +125,8 @@ if [ -z "$full_version" ]; then
 fi
 upstream=${full_version%%-*}
 src="$cache/itk-$upstream-src"
-build="$cache/itk-$upstream$suffix-build"
+key=$(options_key "$upstream")
+build="$cache/itk-$upstream$suffix-build-$key"
 if [ ! -f "$src/CMakeLists.txt" ]; then
   dl="$cache/download-$upstream"; mkdir -p "$dl"
   (cd "$dl" && apt-get "${aptopts[@]}" --download-only source "insighttoolkit5=$full_version" >&2)
@@ -67,44 +134,18 @@ if [ ! -f "$src/CMakeLists.txt" ]; then
   rm -rf "$src.tmp"; mkdir -p "$src.tmp"
   # The bundled test data (.ExternalData, hundreds of MB) is not needed.
   tar -xf "$tarball" -C "$src.tmp" --strip-components=1 --exclude='*/.ExternalData' >&2
-    rm -rf "$src"; mv "$src.tmp" "$src"
+  rm -rf "$src"; mv "$src.tmp" "$src"
   rm -rf "$dl"
 fi
 
 # ITK 5.2's Python support names np.bool, which NumPy 1.24 removed (idempotent).
 sed -i 's/itkCType("bool", "B", np.bool)/itkCType("bool", "B", np.bool_)/' \
   "$src/Wrapping/Generators/Python/itk/support/types.py"
-extra=()
-modules=(-DModule_ITKTestKernel=ON -DModule_ITKIOMeta=ON -DModule_ITKIONIFTI=ON -DModule_ITKIOPNG=ON)
-case "$upstream" in
-  5.2.*) extra+=(-DITK_USE_SYSTEM_DOUBLECONVERSION=ON) ;;
-  *) extra+=(-DITK_USE_SYSTEM_DOUBLECONVERSION=OFF) ;;   # 5.4 needs a newer double-conversion than bookworm's
-esac
-if [ "$flavour" = python ]; then
-  # Only what the Python tests use: without ITKTestKernel (which pulls in every IO module) the
-  # wrapped tree is a fraction of the 54-module one; the C++ tests use the C++ tree.
-  modules=(-DModule_ITKTestKernel=OFF -DModule_ITKIOMeta=OFF -DModule_ITKIONIFTI=OFF -DModule_ITKIOPNG=OFF)
-  extra+=(-DITK_WRAP_PYTHON=ON -DModule_ITKBridgeNumPy=ON
-          -DITK_USE_SYSTEM_CASTXML=ON -DCASTXML_EXECUTABLE=/usr/bin/castxml
-          -DITK_USE_SYSTEM_SWIG=ON -DSWIG_EXECUTABLE=/usr/bin/swig
-          -DPython3_EXECUTABLE=/usr/bin/python3 -DITK_USE_PYTHON_LIMITED_API=OFF
-          "-DITK_WRAP_IMAGE_DIMS=2;3" -DITK_WRAP_float=ON -DITK_WRAP_double=ON
-          -DITK_WRAP_complex_float=OFF -DITK_WRAP_vector_float=ON
-          -DITK_WRAP_unsigned_char=OFF -DITK_WRAP_signed_short=OFF -DITK_WRAP_covariant_vector_float=OFF
-          -DITK_WRAP_rgb_unsigned_char=OFF -DITK_WRAP_rgba_unsigned_char=OFF)
-fi
-# An interrupted build resumes where it stopped.
-cmake -G Ninja -S "$src" -B "$build" \
-  -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DCMAKE_CXX_STANDARD=17 \
-  -DBUILD_TESTING=OFF -DBUILD_EXAMPLES=OFF -DITK_FORBID_DOWNLOADS=ON -DITK_USE_KWSTYLE=OFF \
-  -DITK_BUILD_DEFAULT_MODULES=OFF -DITKGroup_Core=OFF \
-  -DModule_ITKCommon=ON -DModule_ITKFFT=ON -DModule_ITKConvolution=ON -DModule_ITKImageGrid=ON \
-  -DModule_ITKImageIntensity=ON -DModule_ITKImageFilterBase=ON -DModule_ITKIOImageBase=ON \
-  -DModule_ITKIONRRD=ON -DModule_ITKGoogleTest=OFF "${modules[@]}" \
-  -DITK_USE_FFTWF=ON -DITK_USE_FFTWD=ON -DITK_USE_SYSTEM_FFTW=ON \
-  -DITK_USE_SYSTEM_GDCM=ON -DITK_USE_SYSTEM_PNG=ON -DITK_USE_SYSTEM_JPEG=ON \
-  -DITK_USE_SYSTEM_ZLIB=ON -DITK_USE_SYSTEM_EXPAT=ON "${extra[@]}" >&2
+itk_options "$upstream"
+echo "building ITK $upstream ($flavour, options key $key) in $build" >&2
+# An interrupted build resumes where it stopped; the stamp is written last.
+cmake -S "$src" -B "$build" "${options[@]}" >&2
 nice -n 5 ninja -C "$build" -j "$jobs" >&2
-touch "$build/.cudafft-complete"
+echo "$key" > "$build/.cudafft-complete"
 echo "ITK $version build tree ready at $build" >&2
 echo "$build"

@@ -19,7 +19,7 @@ for stage in "${stages[@]}"; do
     *) echo "unknown stage $stage"; exit 2 ;;
   esac
   if [ "$flavour" = python ] && [ -n "${CUDAFFT_DEADLINE:-}" ] &&
-     ! ls "${CUDAFFT_CACHE:-$HOME/.cache/CudaFFTConvolution}"/itk-"$version"*-python-build/.cudafft-complete >/dev/null 2>&1 &&
+     ! "$repo/scripts/build-itk.sh" --cached "$version" python >/dev/null 2>&1 &&
      [ $(( $(date +%s) + 60 * 60 )) -gt "$CUDAFFT_DEADLINE" ]; then
     # Building the wrapped tree takes about 50 minutes on two cores: never let it overrun CI.
     echo "SKIPPED: too little time is left before the deadline to build the wrapped ITK tree; run scripts/test.sh $stage"

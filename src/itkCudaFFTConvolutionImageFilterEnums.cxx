@@ -48,4 +48,19 @@ operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::Compute
   }
   return out << "INVALID VALUE FOR itk::CudaFFTConvolutionImageFilterEnums::ComputeDevice";
 }
+
+std::ostream &
+operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::Boundary value)
+{
+  switch (value)
+  {
+    case CudaFFTConvolutionImageFilterEnums::Boundary::ZERO_FLUX_NEUMANN:
+      return out << "itk::CudaFFTConvolutionImageFilterEnums::Boundary::ZERO_FLUX_NEUMANN";
+    case CudaFFTConvolutionImageFilterEnums::Boundary::CONSTANT:
+      return out << "itk::CudaFFTConvolutionImageFilterEnums::Boundary::CONSTANT";
+    case CudaFFTConvolutionImageFilterEnums::Boundary::PERIODIC:
+      return out << "itk::CudaFFTConvolutionImageFilterEnums::Boundary::PERIODIC";
+  }
+  return out << "INVALID VALUE FOR itk::CudaFFTConvolutionImageFilterEnums::Boundary";
+}
 } // namespace itk

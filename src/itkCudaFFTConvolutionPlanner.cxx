@@ -18,11 +18,11 @@
 #include "itkCudaFFTConvolutionPlanner.h"
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 namespace itk
 {
@@ -85,7 +85,7 @@ struct AxisCut
 std::vector<AxisCut>
 AxisCuts(std::uint64_t outputSize, std::uint64_t kernelSize, unsigned int greatestPrimeFactor)
 {
-  const std::uint64_t   wholeFFT = Planner::NextSmoothSize(outputSize + kernelSize - 1, greatestPrimeFactor);
+  const std::uint64_t              wholeFFT = Planner::NextSmoothSize(outputSize + kernelSize - 1, greatestPrimeFactor);
   std::map<std::uint64_t, AxisCut> byTileCount;
   for (const std::uint64_t f : SmoothNumbers(kernelSize, wholeFFT, greatestPrimeFactor))
   {
@@ -115,6 +115,61 @@ CheckDimension(unsigned int dimension)
   {
     throw std::invalid_argument("image dimension must be 1, 2 or 3, not " + std::to_string(dimension));
   }
+}
+
+/** Start and length along one axis. */
+struct AxisRange
+{
+  std::int64_t  index;
+  std::uint64_t size;
+};
+
+/** One axis of OutputRegion, for an input axis [start, start + n) and a kernel of length k. */
+AxisRange
+OutputAxis(Planner::OutputRegionEnum mode, std::int64_t start, std::uint64_t n, std::uint64_t k)
+{
+  const std::int64_t  c = KernelCentre(k);
+  const std::uint64_t twoC = 2 * static_cast<std::uint64_t>(c);
+  switch (mode)
+  {
+    case Planner::OutputRegionEnum::SAME:
+      break;
+    case Planner::OutputRegionEnum::VALID:
+      // Exactly ITK's ConvolutionImageFilterBase::GetValidRegion, index 0 included when empty;
+      // an even kernel keeps one more voxel, one lower.
+      if (n < twoC)
+      {
+        return AxisRange{ 0, 0 };
+      }
+      return k % 2 == 0 ? AxisRange{ start + c - 1, n - twoC + 1 } : AxisRange{ start + c, n - twoC };
+    case Planner::OutputRegionEnum::FULL:
+      return AxisRange{ start - c, (n == 0 || k == 0) ? 0 : n + k - 1 };
+  }
+  return AxisRange{ start, n };
+}
+
+/** The first and last input index one axis of a window [lo, hi] reads under a boundary
+ * condition, for an input axis [first, last]; first > last when it reads none. */
+std::pair<std::int64_t, std::int64_t>
+SourceAxis(Planner::Boundary boundary, std::int64_t lo, std::int64_t hi, std::int64_t first, std::int64_t last)
+{
+  switch (boundary)
+  {
+    case Planner::Boundary::Constant:
+      // Outside the image is the constant: only the overlap is read.
+      return { std::max(lo, first), std::min(hi, last) };
+    case Planner::Boundary::ZeroFluxNeumann:
+      // Outside the image repeats the nearest edge voxel.
+      return { std::min(std::max(lo, first), last), std::min(std::max(hi, first), last) };
+    case Planner::Boundary::Periodic:
+      // A window that wraps may read any voxel of the axis.
+      if (lo < first || hi > last)
+      {
+        return { first, last };
+      }
+      break;
+  }
+  return { lo, hi };
 }
 } // namespace
 
@@ -163,45 +218,18 @@ CudaFFTConvolutionPlanner::MemoryEstimate::Peak() const
 }
 
 CudaFFTConvolutionPlanner::Box
-CudaFFTConvolutionPlanner::OutputRegion(OutputRegionEnum   mode,
-                                        unsigned int       dimension,
-                                        const Box &        inputLargest,
-                                        const SizeArray &  kernelSize)
+CudaFFTConvolutionPlanner::OutputRegion(OutputRegionEnum  mode,
+                                        unsigned int      dimension,
+                                        const Box &       inputLargest,
+                                        const SizeArray & kernelSize)
 {
   CheckDimension(dimension);
   Box output = inputLargest;
   for (unsigned int a = 0; a < dimension; ++a)
   {
-    const std::uint64_t k = kernelSize[a];
-    const std::uint64_t n = inputLargest.size[a];
-    const std::int64_t  c = KernelCentre(k);
-    switch (mode)
-    {
-      case OutputRegionEnum::SAME:
-        break;
-      case OutputRegionEnum::VALID:
-        // Exactly ITK's ConvolutionImageFilterBase::GetValidRegion.
-        if (n < 2 * static_cast<std::uint64_t>(c))
-        {
-          output.index[a] = 0;
-          output.size[a] = 0;
-        }
-        else
-        {
-          output.index[a] = inputLargest.index[a] + c;
-          output.size[a] = n - 2 * static_cast<std::uint64_t>(c);
-          if (k % 2 == 0)
-          {
-            output.index[a] -= 1;
-            output.size[a] += 1;
-          }
-        }
-        break;
-      case OutputRegionEnum::FULL:
-        output.index[a] = inputLargest.index[a] - c;
-        output.size[a] = (n == 0 || k == 0) ? 0 : n + k - 1;
-        break;
-    }
+    const AxisRange axis = OutputAxis(mode, inputLargest.index[a], inputLargest.size[a], kernelSize[a]);
+    output.index[a] = axis.index;
+    output.size[a] = axis.size;
   }
   return output;
 }
@@ -239,26 +267,9 @@ CudaFFTConvolutionPlanner::SourceRegion(const Box &  window,
     const std::int64_t hi = lo + static_cast<std::int64_t>(window.size[a]) - 1;
     const std::int64_t first = inputLargest.index[a];
     const std::int64_t last = first + static_cast<std::int64_t>(inputLargest.size[a]) - 1;
-    std::int64_t       from = lo;
-    std::int64_t       to = hi;
-    switch (boundary)
-    {
-      case Boundary::Constant:
-        from = std::max(lo, first);
-        to = std::min(hi, last);
-        break;
-      case Boundary::ZeroFluxNeumann:
-        from = std::min(std::max(lo, first), last);
-        to = std::min(std::max(hi, first), last);
-        break;
-      case Boundary::Periodic:
-        if (lo < first || hi > last)
-        {
-          from = first;
-          to = last;
-        }
-        break;
-    }
+    const auto         range = SourceAxis(boundary, lo, hi, first, last);
+    const std::int64_t from = range.first;
+    const std::int64_t to = range.second;
     if (from > to)
     {
       source.size = { { 0, 0, 0 } };
@@ -332,23 +343,47 @@ CudaFFTConvolutionPlanner::EstimateMemory(const SizeArray & fftSize,
   return estimate;
 }
 
-CudaFFTConvolutionPlanner::Plan
-CudaFFTConvolutionPlanner::MakePlan(const Request & request)
+// The steps of MakePlan, in the order it takes them.
+namespace
 {
-  const unsigned int dimension = request.dimension;
-  CheckDimension(dimension);
+using Box = Planner::Box;
+using Boundary = Planner::Boundary;
+using Plan = Planner::Plan;
+using Request = Planner::Request;
+using SizeArray = Planner::SizeArray;
+using MemoryEstimate = Planner::MemoryEstimate;
+/** Per axis, the ways to cut it (AxisCuts), the one-tile cut first. */
+using CandidateCuts = std::array<std::vector<AxisCut>, Planner::MaximumDimension>;
+/** One cut per axis: a tiling of the output region. */
+using Tiling = std::array<AxisCut, Planner::MaximumDimension>;
+
+/** What the search reads besides the request: the whole output region's window and source. */
+struct PlanContext
+{
+  const Request & request;
+  Box             wholeWindow;  //!< the input window of the whole output region
+  Box             wholeSource;  //!< what that window reads under the boundary condition
+  std::uint64_t   kernelVoxels; //!< the kernel upload and cached spectrum are sized by it
+};
+
+/** Refuses requests no plan can serve; these checks need nothing but the request. */
+void
+ValidateRequest(const Request & request)
+{
+  CheckDimension(request.dimension);
   if (request.elementSize != 4 && request.elementSize != 8)
   {
     throw std::invalid_argument("element size must be 4 (float) or 8 (double)");
   }
-  for (unsigned int a = 0; a < MaximumDimension; ++a)
+  for (unsigned int a = 0; a < Planner::MaximumDimension; ++a)
   {
     if (request.kernelSize[a] == 0)
     {
       throw std::invalid_argument("the kernel has a zero-length axis (axis " + std::to_string(a) + ")");
     }
-    if (a >= dimension && (request.kernelSize[a] != 1 || request.output.size[a] != 1 ||
-                           request.inputLargest.size[a] != 1 || request.output.index[a] != 0))
+    // Unused axes must be inert: every product over three axes (voxels, FFT sizes) relies on it.
+    if (a >= request.dimension && (request.kernelSize[a] != 1 || request.output.size[a] != 1 ||
+                                   request.inputLargest.size[a] != 1 || request.output.index[a] != 0))
     {
       throw std::invalid_argument("axes beyond the image dimension must have size 1 and index 0");
     }
@@ -357,27 +392,49 @@ CudaFFTConvolutionPlanner::MakePlan(const Request & request)
   {
     throw std::invalid_argument("the input image is empty");
   }
+}
 
+/** A plan with the request's geometry and no tiles yet (the whole plan of an empty output). */
+Plan
+PlanHeader(const Request & request)
+{
   Plan plan;
-  plan.dimension = dimension;
+  plan.dimension = request.dimension;
   plan.output = request.output;
   plan.kernelSize = request.kernelSize;
   plan.boundary = request.boundary;
   plan.inputLargest = request.inputLargest;
   plan.elementSize = request.elementSize;
-  if (request.output.IsEmpty())
-  {
-    return plan;
-  }
-  const Box full = OutputRegion(OutputRegionEnum::FULL, dimension, request.inputLargest, request.kernelSize);
+  return plan;
+}
+
+/** Refuses an output region with voxels the convolution does not define (outside FULL). */
+void
+CheckOutputRegion(const Request & request)
+{
+  const Box full =
+    Planner::OutputRegion(Planner::OutputRegionEnum::FULL, request.dimension, request.inputLargest, request.kernelSize);
   if (!request.output.IsInside(full))
   {
     std::ostringstream message;
     message << "the output region " << request.output << " reaches beyond the full convolution " << full;
     throw std::invalid_argument(message.str());
   }
-  const Box wholeWindow = InputWindow(request.output, request.kernelSize, dimension);
-  const Box wholeSource = SourceRegion(wholeWindow, request.boundary, request.inputLargest, dimension);
+}
+
+PlanContext
+MakeContext(const Request & request)
+{
+  const Box wholeWindow = Planner::InputWindow(request.output, request.kernelSize, request.dimension);
+  const Box wholeSource = Planner::SourceRegion(wholeWindow, request.boundary, request.inputLargest, request.dimension);
+  const std::uint64_t kernelVoxels = request.kernelSize[0] * request.kernelSize[1] * request.kernelSize[2];
+  return PlanContext{ request, wholeWindow, wholeSource, kernelVoxels };
+}
+
+/** Refuses an input buffer that lacks voxels the output needs: tiles read only the buffer. */
+void
+CheckInputBuffer(const Request & request, const Box & wholeSource)
+{
   if (!wholeSource.IsInside(request.inputBuffered))
   {
     std::ostringstream message;
@@ -385,17 +442,18 @@ CudaFFTConvolutionPlanner::MakePlan(const Request & request)
             << " the output region " << request.output << " needs";
     throw std::invalid_argument(message.str());
   }
+}
 
-  std::uint64_t kernelVoxels = request.kernelSize[0] * request.kernelSize[1] * request.kernelSize[2];
-  const auto    workModel = [&request](const SizeArray & fft) { return ModelWorkArea(fft, request.elementSize); };
-
-  // Per axis, the ways to cut it; axes beyond the dimension are never cut.
-  std::array<std::vector<AxisCut>, MaximumDimension> cuts;
-  for (unsigned int a = 0; a < MaximumDimension; ++a)
+/** Axes beyond the dimension are never cut, nor is any axis without a budget (one tile). */
+CandidateCuts
+AllCandidateCuts(const Request & request)
+{
+  CandidateCuts cuts;
+  for (unsigned int a = 0; a < Planner::MaximumDimension; ++a)
   {
-    const std::uint64_t whole = NextSmoothSize(request.output.size[a] + request.kernelSize[a] - 1,
-                                               request.greatestPrimeFactor);
-    if (a >= dimension || request.memoryBudget == 0)
+    const std::uint64_t whole =
+      Planner::NextSmoothSize(request.output.size[a] + request.kernelSize[a] - 1, request.greatestPrimeFactor);
+    if (a >= request.dimension || request.memoryBudget == 0)
     {
       cuts[a] = { AxisCut{ 1, request.output.size[a], whole } };
     }
@@ -404,134 +462,215 @@ CudaFFTConvolutionPlanner::MakePlan(const Request & request)
       cuts[a] = AxisCuts(request.output.size[a], request.kernelSize[a], request.greatestPrimeFactor);
     }
   }
+  return cuts;
+}
 
-  // Largest source box a tile of this cut can read along one axis.
-  const auto sourceExtent = [&](unsigned int a, const AxisCut & cut) -> std::uint64_t {
-    if (cut.tiles == 1)
-    {
-      return wholeSource.size[a];
-    }
-    const std::uint64_t window = cut.tileSize + request.kernelSize[a] - 1;
-    const bool crosses = wholeWindow.index[a] < request.inputLargest.index[a] ||
-                         wholeWindow.index[a] + static_cast<std::int64_t>(wholeWindow.size[a]) >
-                           request.inputLargest.index[a] + static_cast<std::int64_t>(request.inputLargest.size[a]);
-    if (request.boundary == Boundary::Periodic && crosses)
-    {
-      return request.inputLargest.size[a];
-    }
-    return std::min(window, request.inputLargest.size[a]);
-  };
-
-  std::uint64_t budget = request.memoryBudget;
-  for (int attempt = 0; attempt < 4; ++attempt)
+/** Largest source extent a tile of this cut can read along one axis. */
+std::uint64_t
+SourceExtent(const PlanContext & context, unsigned int a, const AxisCut & cut)
+{
+  const Request & request = context.request;
+  if (cut.tiles == 1)
   {
-    // Search the cuts: cheapest estimated time among those that fit the budget. Time model in
-    // picoseconds: bytes over PCIe (~50 GB/s), passes over the FFT buffer in device memory,
-    // and a fixed cost per tile.
-    bool          found = false;
-    double        bestCost = std::numeric_limits<double>::max();
-    std::uint64_t smallestPeak = std::numeric_limits<std::uint64_t>::max();
-    AxisCut       best[MaximumDimension] = { cuts[0].front(), cuts[1].front(), cuts[2].front() };
-    {
-      // One tile is the fastest when it fits: no search then (a warm Update stays cheap).
-      const SizeArray fft{ { best[0].fftSize, best[1].fftSize, best[2].fftSize } };
-      const auto      whole = EstimateMemory(fft,
-                                        wholeSource.NumberOfVoxels(),
-                                        request.output.NumberOfVoxels(),
-                                        kernelVoxels,
-                                        1,
-                                        request.elementSize,
-                                        workModel(fft),
-                                        request.allocationGranularity,
-                                        request.planDataBytes,
-                                        request.pageLockedHostBytes);
-      found = best[0].tiles == 1 && best[1].tiles == 1 && best[2].tiles == 1 && (budget == 0 || whole.Peak() <= budget);
-    }
-    for (const AxisCut & c0 : found ? std::vector<AxisCut>{} : cuts[0])
-    {
-      for (const AxisCut & c1 : cuts[1])
-      {
-        for (const AxisCut & c2 : cuts[2])
-        {
-          const SizeArray     fft{ { c0.fftSize, c1.fftSize, c2.fftSize } };
-          const std::uint64_t tiles = c0.tiles * c1.tiles * c2.tiles;
-          const std::uint64_t source = sourceExtent(0, c0) * sourceExtent(1, c1) * sourceExtent(2, c2);
-          const std::uint64_t tile = c0.tileSize * c1.tileSize * c2.tileSize;
-          const unsigned int  slots = tiles > 1 ? 2 : 1;
-          const std::uint64_t peak =
-            EstimateMemory(fft,
-                                                    source,
-                                                    tile,
-                                                    kernelVoxels,
-                                                    slots,
-                                                    request.elementSize,
-                                                    workModel(fft),
-                                                    request.allocationGranularity,
-                                                    request.planDataBytes,
-                                                    request.pageLockedHostBytes)
-                                       .Peak();
-          smallestPeak = std::min(smallestPeak, peak);
-          if (budget != 0 && peak > budget)
-          {
-            continue;
-          }
-          const double bytes = static_cast<double>(request.elementSize);
-          const double cost = static_cast<double>(tiles) *
-                              (20.0 * bytes * static_cast<double>(source + tile) +
-                               4.0 * bytes * static_cast<double>(NumberOfSpectrumElements(fft) * 2) + 2.0e7);
-          if (cost < bestCost)
-          {
-            bestCost = cost;
-            best[0] = c0;
-            best[1] = c1;
-            best[2] = c2;
-            found = true;
-          }
-        }
-      }
-    }
-    if (!found)
-    {
-      std::ostringstream message;
-      message << "a GPU memory budget of " << request.memoryBudget << " bytes is too small: the smallest tiling of "
-              << request.output << " with a kernel of " << request.kernelSize[0] << "x" << request.kernelSize[1] << "x"
-              << request.kernelSize[2] << " needs " << smallestPeak + (request.memoryBudget - budget) << " bytes";
-      throw std::length_error(message.str());
-    }
+    return context.wholeSource.size[a];
+  }
+  const std::uint64_t window = cut.tileSize + request.kernelSize[a] - 1;
+  const Box &         whole = context.wholeWindow;
+  const bool          crosses = whole.index[a] < request.inputLargest.index[a] ||
+                       whole.index[a] + static_cast<std::int64_t>(whole.size[a]) >
+                         request.inputLargest.index[a] + static_cast<std::int64_t>(request.inputLargest.size[a]);
+  // A periodic tile that wraps reads the whole axis (SourceRegion), and one of them may wrap.
+  if (request.boundary == Boundary::Periodic && crosses)
+  {
+    return request.inputLargest.size[a];
+  }
+  return std::min(window, request.inputLargest.size[a]);
+}
 
-    plan.fftSize = { { best[0].fftSize, best[1].fftSize, best[2].fftSize } };
-    plan.tileSize = { { best[0].tileSize, best[1].tileSize, best[2].tileSize } };
-    plan.tiles.clear();
-    plan.maxSourceVoxels = 0;
-    plan.maxTileVoxels = 0;
-    // Tiles in memory order (x fastest) so reads of the host buffer run forward.
-    for (std::uint64_t i2 = 0; i2 < best[2].tiles; ++i2)
+/** EstimateMemory with the request's element size, granularity, plan data and page-locked bytes. */
+MemoryEstimate
+EstimateForRequest(const PlanContext & context,
+                   const SizeArray &   fft,
+                   std::uint64_t       sourceVoxels,
+                   std::uint64_t       tileVoxels,
+                   unsigned int        slots,
+                   std::uint64_t       workAreaBytes)
+{
+  const Request & request = context.request;
+  return Planner::EstimateMemory(fft,
+                                 sourceVoxels,
+                                 tileVoxels,
+                                 context.kernelVoxels,
+                                 slots,
+                                 request.elementSize,
+                                 workAreaBytes,
+                                 request.allocationGranularity,
+                                 request.planDataBytes,
+                                 request.pageLockedHostBytes);
+}
+
+SizeArray
+FFTSizeOf(const Tiling & tiling)
+{
+  return { { tiling[0].fftSize, tiling[1].fftSize, tiling[2].fftSize } };
+}
+
+/** One tile is the fastest when it fits: the search is skipped then (a warm Update stays cheap). */
+bool
+OneTileFits(const PlanContext & context, const Tiling & first, std::uint64_t budget)
+{
+  const Request & request = context.request;
+  const SizeArray fft = FFTSizeOf(first);
+  const auto      whole = EstimateForRequest(context,
+                                        fft,
+                                        context.wholeSource.NumberOfVoxels(),
+                                        request.output.NumberOfVoxels(),
+                                        1,
+                                        Planner::ModelWorkArea(fft, request.elementSize));
+  return first[0].tiles == 1 && first[1].tiles == 1 && first[2].tiles == 1 && (budget == 0 || whole.Peak() <= budget);
+}
+
+/** Estimated time of a tiling in picoseconds: bytes over PCIe (~50 GB/s), passes over the FFT
+ * buffer in device memory, and a fixed cost per tile. Only its order matters. */
+double
+TilingCost(const Request &   request,
+           std::uint64_t     tiles,
+           std::uint64_t     source,
+           std::uint64_t     tile,
+           const SizeArray & fft)
+{
+  const double bytes = static_cast<double>(request.elementSize);
+  return static_cast<double>(tiles) *
+         (20.0 * bytes * static_cast<double>(source + tile) +
+          4.0 * bytes * static_cast<double>(Planner::NumberOfSpectrumElements(fft) * 2) + 2.0e7);
+}
+
+/** The outcome of a search: the cheapest tiling that fits, and the smallest peak of all tilings
+ * (what the error message reports when none fits). */
+struct TilingSearch
+{
+  Tiling        best{};
+  bool          found{ false };
+  std::uint64_t smallestPeak{ std::numeric_limits<std::uint64_t>::max() };
+};
+
+/** Tries every combination of the axes' cuts; the first of equally cheap tilings wins. */
+TilingSearch
+SearchTilings(const PlanContext & context, const CandidateCuts & cuts, std::uint64_t budget)
+{
+  const Request & request = context.request;
+  TilingSearch    search;
+  double          bestCost = std::numeric_limits<double>::max();
+  for (const AxisCut & c0 : cuts[0])
+  {
+    for (const AxisCut & c1 : cuts[1])
     {
-      for (std::uint64_t i1 = 0; i1 < best[1].tiles; ++i1)
+      for (const AxisCut & c2 : cuts[2])
       {
-        for (std::uint64_t i0 = 0; i0 < best[0].tiles; ++i0)
+        const Tiling        tiling{ { c0, c1, c2 } };
+        const SizeArray     fft = FFTSizeOf(tiling);
+        const std::uint64_t tiles = c0.tiles * c1.tiles * c2.tiles;
+        const std::uint64_t source =
+          SourceExtent(context, 0, c0) * SourceExtent(context, 1, c1) * SourceExtent(context, 2, c2);
+        const std::uint64_t tile = c0.tileSize * c1.tileSize * c2.tileSize;
+        const unsigned int  slots = tiles > 1 ? 2 : 1;
+        const std::uint64_t peak =
+          EstimateForRequest(context, fft, source, tile, slots, Planner::ModelWorkArea(fft, request.elementSize))
+            .Peak();
+        search.smallestPeak = std::min(search.smallestPeak, peak);
+        if (budget != 0 && peak > budget)
         {
-          const std::uint64_t steps[MaximumDimension] = { i0, i1, i2 };
-          Tile                t;
-          for (unsigned int a = 0; a < MaximumDimension; ++a)
-          {
-            const std::uint64_t offset = steps[a] * plan.tileSize[a];
-            t.output.index[a] = request.output.index[a] + static_cast<std::int64_t>(offset);
-            t.output.size[a] = std::min(plan.tileSize[a], request.output.size[a] - offset);
-          }
-          const Box window = InputWindow(t.output, request.kernelSize, dimension);
-          t.windowIndex = window.index;
-          t.source = SourceRegion(window, request.boundary, request.inputLargest, dimension);
-          plan.maxSourceVoxels = std::max(plan.maxSourceVoxels, t.source.NumberOfVoxels());
-          plan.maxTileVoxels = std::max(plan.maxTileVoxels, t.output.NumberOfVoxels());
-          plan.tiles.push_back(t);
+          continue;
+        }
+        const double cost = TilingCost(request, tiles, source, tile, fft);
+        if (cost < bestCost)
+        {
+          bestCost = cost;
+          search.best = tiling;
+          search.found = true;
         }
       }
     }
-    plan.stagingSlots = plan.tiles.size() > 1 ? 2 : 1;
-    const std::uint64_t workArea =
-      request.workArea ? request.workArea(plan.fftSize, dimension) : workModel(plan.fftSize);
-    plan.memory = EstimateMemory(plan.fftSize,
+  }
+  return search;
+}
+
+/** The tiling to plan under this budget: one tile when it fits, else the cheapest that fits.
+ * Throws std::length_error naming the smallest need; budget is the request's less what earlier
+ * attempts found the exact work area to add, which the message adds back. */
+Tiling
+ChooseTiling(const PlanContext & context, const CandidateCuts & cuts, std::uint64_t budget)
+{
+  const Tiling first{ { cuts[0].front(), cuts[1].front(), cuts[2].front() } };
+  if (OneTileFits(context, first, budget))
+  {
+    return first;
+  }
+  const TilingSearch search = SearchTilings(context, cuts, budget);
+  if (!search.found)
+  {
+    const Request &    request = context.request;
+    std::ostringstream message;
+    message << "a GPU memory budget of " << request.memoryBudget << " bytes is too small: the smallest tiling of "
+            << request.output << " with a kernel of " << request.kernelSize[0] << "x" << request.kernelSize[1] << "x"
+            << request.kernelSize[2] << " needs " << search.smallestPeak + (request.memoryBudget - budget) << " bytes";
+    throw std::length_error(message.str());
+  }
+  return search.best;
+}
+
+/** One tile of the grid: step[a] tiles along each axis from the output region's start. */
+Planner::Tile
+MakeTile(const Request & request, const SizeArray & tileSize, const SizeArray & step)
+{
+  Planner::Tile tile;
+  for (unsigned int a = 0; a < Planner::MaximumDimension; ++a)
+  {
+    const std::uint64_t offset = step[a] * tileSize[a];
+    tile.output.index[a] = request.output.index[a] + static_cast<std::int64_t>(offset);
+    // The last tile along an axis takes what is left.
+    tile.output.size[a] = std::min(tileSize[a], request.output.size[a] - offset);
+  }
+  const Box window = Planner::InputWindow(tile.output, request.kernelSize, request.dimension);
+  tile.windowIndex = window.index;
+  tile.source = Planner::SourceRegion(window, request.boundary, request.inputLargest, request.dimension);
+  return tile;
+}
+
+/** Fills the plan's FFT size, tiles and staging sizes from a tiling (replacing earlier ones). */
+void
+CutTiles(const Request & request, const Tiling & tiling, Plan & plan)
+{
+  plan.fftSize = FFTSizeOf(tiling);
+  plan.tileSize = { { tiling[0].tileSize, tiling[1].tileSize, tiling[2].tileSize } };
+  plan.tiles.clear();
+  plan.maxSourceVoxels = 0;
+  plan.maxTileVoxels = 0;
+  // Tiles in memory order (x fastest) so reads of the host buffer run forward.
+  for (std::uint64_t i2 = 0; i2 < tiling[2].tiles; ++i2)
+  {
+    for (std::uint64_t i1 = 0; i1 < tiling[1].tiles; ++i1)
+    {
+      for (std::uint64_t i0 = 0; i0 < tiling[0].tiles; ++i0)
+      {
+        const Planner::Tile tile = MakeTile(request, plan.tileSize, { { i0, i1, i2 } });
+        plan.maxSourceVoxels = std::max(plan.maxSourceVoxels, tile.source.NumberOfVoxels());
+        plan.maxTileVoxels = std::max(plan.maxTileVoxels, tile.output.NumberOfVoxels());
+        plan.tiles.push_back(tile);
+      }
+    }
+  }
+  // Two slots let one tile's transfers overlap the other's FFTs.
+  plan.stagingSlots = plan.tiles.size() > 1 ? 2 : 1;
+}
+
+/** The memory of the tiles as cut, with the engine's work area when it gives one. */
+MemoryEstimate
+PlanMemory(const Request & request, const Plan & plan, std::uint64_t kernelVoxels)
+{
+  const std::uint64_t workArea = request.workArea ? request.workArea(plan.fftSize, request.dimension)
+                                                  : Planner::ModelWorkArea(plan.fftSize, request.elementSize);
+  return Planner::EstimateMemory(plan.fftSize,
                                  plan.maxSourceVoxels,
                                  plan.maxTileVoxels,
                                  kernelVoxels,
@@ -541,11 +680,34 @@ CudaFFTConvolutionPlanner::MakePlan(const Request & request)
                                  request.allocationGranularity,
                                  request.planDataBytes,
                                  request.pageLockedHostBytes);
+}
+} // namespace
+
+CudaFFTConvolutionPlanner::Plan
+CudaFFTConvolutionPlanner::MakePlan(const Request & request)
+{
+  ValidateRequest(request);
+  Plan plan = PlanHeader(request);
+  if (request.output.IsEmpty())
+  {
+    return plan;
+  }
+  CheckOutputRegion(request);
+  const PlanContext context = MakeContext(request);
+  CheckInputBuffer(request, context.wholeSource);
+  const CandidateCuts cuts = AllCandidateCuts(request);
+
+  // The search runs on the model of the cuFFT work area; the engine's exact answer may be
+  // larger. Then the budget is lowered by the excess and the search runs again (4 times at most).
+  std::uint64_t budget = request.memoryBudget;
+  for (int attempt = 0; attempt < 4; ++attempt)
+  {
+    CutTiles(request, ChooseTiling(context, cuts, budget), plan);
+    plan.memory = PlanMemory(request, plan, context.kernelVoxels);
     if (request.memoryBudget == 0 || plan.memory.Peak() <= request.memoryBudget)
     {
       return plan;
     }
-    // The exact work area exceeded the model: search again with that much less room.
     const std::uint64_t excess = plan.memory.Peak() - request.memoryBudget;
     if (excess >= budget)
     {
@@ -604,6 +766,27 @@ CudaFFTConvolutionPlanner::CropOffset(const SizeArray & kernelSize)
     offset[a] = static_cast<std::int64_t>(kernelSize[a]) - 1 - KernelCentre(kernelSize[a]);
   }
   return offset;
+}
+
+std::uint64_t
+CudaFFTConvolutionPlanner::DefaultMemoryBudget(std::uint64_t freeDeviceBytes, std::uint64_t heldBytes)
+{
+  // What this filter holds is freed before its next allocation, so it counts as free; the other
+  // 20% is left for the driver, the context and other users of the device.
+  return (freeDeviceBytes + heldBytes) / 10 * 8;
+}
+
+std::int64_t
+CudaFFTConvolutionPlanner::KernelPlacement(std::uint64_t j, std::uint64_t kernelLength, std::uint64_t fftLength)
+{
+  if (fftLength == 0 || fftLength < kernelLength)
+  {
+    throw std::invalid_argument("the FFT length " + std::to_string(fftLength) +
+                                " must be positive and hold the kernel length " + std::to_string(kernelLength));
+  }
+  // (j - c + F) mod F without a negative intermediate; c = floor(K/2) <= F/2 < F.
+  const std::uint64_t centre = kernelLength / 2;
+  return static_cast<std::int64_t>((j % fftLength + fftLength - centre) % fftLength);
 }
 
 std::ostream &

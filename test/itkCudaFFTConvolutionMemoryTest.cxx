@@ -18,9 +18,11 @@
 
 // GPU memory (GPU only): the filter's estimate is never below the peak the device reports
 // while it runs, and after ReleaseGPUResources() or the filter's destruction the device's free
-// memory returns to what it was before.
+// memory returns to what it was before; after a release a re-executed update holds device memory
+// again and gives the same result.
 
 #include "itkCudaFFTConvolutionImageFilter.h"
+#include "itkImageDuplicator.h"
 #include "itkTestingMacros.h"
 
 #include "CudaFFTConvolutionTestUtilities.h"
@@ -105,14 +107,24 @@ itkCudaFFTConvolutionMemoryTest(int argc, char * argv[])
     sampler.join();
     const std::uint64_t peak = before - std::min<std::uint64_t>(before, lowest);
     const std::uint64_t estimate = filter->GetLastEstimatedGPUMemory();
+    auto                duplicator = itk::ImageDuplicator<ImageType>::New();
+    duplicator->SetInputImage(filter->GetOutput());
+    duplicator->Update();
+    const ImageType::Pointer beforeRelease = duplicator->GetOutput();
     filter->ReleaseGPUResources();
     const std::uint64_t afterRelease = CudaFFTConvolutionTest::FreeDeviceBytes();
-    filter->Update(); // usable again after a release
+    // Usable again after a release: the filter must run again (an unmodified one would not).
+    filter->Modified();
+    ITK_TRY_EXPECT_NO_EXCEPTION(filter->Update());
+    const std::uint64_t afterReuse = CudaFFTConvolutionTest::FreeDeviceBytes();
+    const double        reuseDifference = CudaFFTConvolutionTest::ScaledDifference(filter->GetOutput(), beforeRelease.GetPointer());
     filter = nullptr;
     const std::uint64_t afterDestruction = CudaFFTConvolutionTest::FreeDeviceBytes();
     std::cout << c.image << " * " << c.kernel << " " << c.mode << " budget " << c.budget << ": peak " << peak
               << " bytes, estimate " << estimate << ", free after release " << static_cast<long long>(afterRelease - before)
-              << ", after destruction " << static_cast<long long>(afterDestruction - before) << std::endl;
+              << ", after reuse " << static_cast<long long>(afterReuse - before) << ", after destruction "
+              << static_cast<long long>(afterDestruction - before) << "; reuse vs before the release " << reuseDifference
+              << std::endl;
     if (estimate < peak)
     {
       std::cout << "  FAILED: the estimate is below the measured peak" << std::endl;
@@ -121,6 +133,13 @@ itkCudaFFTConvolutionMemoryTest(int argc, char * argv[])
     if (afterRelease != before || afterDestruction != before)
     {
       std::cout << "  FAILED: device memory did not return to its earlier value" << std::endl;
+      ++failures;
+    }
+    if (!(reuseDifference <= 1e-6) || afterReuse >= afterRelease)
+    {
+      std::cout << "  FAILED: after a release the filter must run again, hold device memory again and give the same "
+                   "result"
+                << std::endl;
       ++failures;
     }
   }

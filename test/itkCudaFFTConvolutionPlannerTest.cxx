@@ -23,8 +23,10 @@
 #include "itkCudaFFTConvolutionPlanner.h"
 #include "itkTestingMacros.h"
 
+#include <algorithm>
 #include <iostream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 namespace
@@ -155,6 +157,65 @@ itkCudaFFTConvolutionPlannerTest(int, char *[])
            "output region for K=" + std::to_string(row.kernel) + ": got " + std::to_string(box.index[0]) + "+" +
              std::to_string(box.size[0]));
     Expect(box.index[1] == -2 && box.size[1] == 9, "the other axis is untouched");
+  }
+
+  // The default budget: 80% of free plus held, the division first.
+  Expect(Planner::DefaultMemoryBudget(1000, 0) == 800, "budget(1000, 0)");
+  Expect(Planner::DefaultMemoryBudget(950, 50) == 800, "budget(950, 50): held bytes count as free");
+  Expect(Planner::DefaultMemoryBudget(0, 1000) == 800, "budget(0, 1000)");
+  Expect(Planner::DefaultMemoryBudget(1009, 0) == 800, "budget(1009, 0) rounds down to tenths");
+  Expect(Planner::DefaultMemoryBudget(9, 0) == 0, "budget(9, 0)");
+  {
+    const std::uint64_t gib = std::uint64_t{ 1 } << 30;
+    Expect(Planner::DefaultMemoryBudget(70 * gib, 10 * gib) == 80 * gib / 10 * 8, "budget of 80 GiB");
+  }
+
+  // Kernel placement: the centre floor(K/2) at the origin, the voxels below it wrapped to the end.
+  Expect(Planner::KernelPlacement(0, 4, 8) == 6, "K=4 F=8: j=0 lands at 6");
+  Expect(Planner::KernelPlacement(1, 4, 8) == 7, "K=4 F=8: j=1 lands at 7");
+  Expect(Planner::KernelPlacement(2, 4, 8) == 0, "K=4 F=8: j=2 (the centre) lands at 0");
+  Expect(Planner::KernelPlacement(3, 4, 8) == 1, "K=4 F=8: j=3 lands at 1");
+  for (const std::uint64_t fft : { 5u, 6u, 12u })
+  {
+    const auto f = static_cast<std::int64_t>(fft);
+    Expect(Planner::KernelPlacement(2, 5, fft) == 0, "K=5: j=2 (the centre) lands at 0");
+    Expect(Planner::KernelPlacement(0, 5, fft) == f - 2, "K=5: j=0 lands at F-2");
+    Expect(Planner::KernelPlacement(1, 5, fft) == f - 1, "K=5: j=1 lands at F-1");
+    Expect(Planner::KernelPlacement(4, 5, fft) == 2, "K=5: j=4 lands at 2");
+  }
+  Expect(Planner::KernelPlacement(0, 1, 1) == 0, "K=1 F=1: j=0 lands at 0");
+  for (std::uint64_t k = 1; k <= 9; ++k)
+  {
+    for (std::uint64_t fft = k; fft <= k + 4; ++fft)
+    {
+      // The kernel's voxels land on distinct positions, its centre on the origin.
+      std::vector<int> hits(fft, 0);
+      for (std::uint64_t j = 0; j < k; ++j)
+      {
+        const auto p = Planner::KernelPlacement(j, k, fft);
+        Expect(p >= 0 && p < static_cast<std::int64_t>(fft), "placement inside the FFT length");
+        ++hits[static_cast<std::size_t>(p)];
+      }
+      Expect(Planner::KernelPlacement(k / 2, k, fft) == 0, "the centre lands at the origin");
+      Expect(std::count(hits.begin(), hits.end(), 1) == static_cast<std::ptrdiff_t>(k), "distinct placements");
+    }
+  }
+  {
+    const auto placementRefused = [](std::uint64_t j, std::uint64_t k, std::uint64_t fft) {
+      try
+      {
+        Planner::KernelPlacement(j, k, fft);
+      }
+      catch (const std::invalid_argument &)
+      {
+        return true;
+      }
+      return false;
+    };
+    Expect(placementRefused(0, 5, 4), "an FFT length below the kernel length is refused");
+    Expect(placementRefused(0, 0, 0), "an FFT length of 0 is refused");
+    Expect(placementRefused(0, 1, 0), "an FFT length of 0 is refused (K=1)");
+    Expect(!placementRefused(0, 5, 5), "an FFT length equal to the kernel length is accepted");
   }
 
   // Randomised plans (fixed seed): coverage, halos, budgets.
