@@ -342,7 +342,8 @@ RunBatch(const Case & c, Measured & measured)
   double start = Now();
   filter->Update();
   const double first = Now() - start;
-  filter->GetOutput()->DisconnectPipeline();
+  ImageType::Pointer firstOutput = filter->GetOutput(); // held: disconnecting drops the filter's reference
+  firstOutput->DisconnectPipeline();
   std::vector<double> times;
   for (int r = 0; r < c.repeats; ++r)
   {

@@ -113,6 +113,10 @@ public:
   static std::uint64_t
   StagingHostBytes();
 
+  /** Bytes of one staging chunk: a row longer than this is moved in pieces. */
+  static std::uint64_t
+  StagingChunkBytes();
+
   /** The device to run on: an ordinal, or -1 (default) for the calling thread's current device.
    * Changing it frees what the engine holds on the previous device. */
   void

@@ -449,6 +449,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
                                              this->GetKernelSizeArray(),
                                              CudaFFTConvolutionDetail::ToBox(outputRegion),
                                              boundary);
+  request.memoryBudget = m_GPUMemoryBudget;
   this->WarnAboutKernelSpacing();
 
   std::vector<InternalPrecisionType> inputStorage;

@@ -70,14 +70,16 @@ options_key() {
 # with today; the newest upstream version starting with the one asked for (5.4 matches 5.4.7).
 # The upstream version comes from the name: itk-UPSTREAM[-python]-build-KEY.
 find_cached() {
-  local cached name upstream
+  local cached name upstream key
   for cached in $(ls -d "$cache"/itk-"$version"*"$suffix"-build-* 2>/dev/null | sort -V -r); do
     name=${cached##*/}; upstream=${name#itk-}; upstream=${upstream%-build-*}
     case "$upstream" in
       *-python) [ -n "$suffix" ] || continue; upstream=${upstream%-python} ;;
       *) [ -z "$suffix" ] || continue ;;
     esac
-    if [ -f "$cached/.cudafft-complete" ] && [ "$(cat "$cached/.cudafft-complete")" = "$(options_key "$upstream")" ]; then
+    key=$(options_key "$upstream")
+    if [ "$name" = "itk-$upstream$suffix-build-$key" ] && [ -f "$cached/.cudafft-complete" ] &&
+       [ "$(cat "$cached/.cudafft-complete")" = "$key" ]; then
       echo "$cached"; return 0
     fi
   done

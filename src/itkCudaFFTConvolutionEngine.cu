@@ -721,6 +721,12 @@ CudaFFTConvolutionEngine::StagingHostBytes()
   return CudaFFTConvolutionStaging::HostBytes();
 }
 
+std::uint64_t
+CudaFFTConvolutionEngine::StagingChunkBytes()
+{
+  return CudaFFTConvolutionStaging::ChunkBytes;
+}
+
 void
 CudaFFTConvolutionEngine::SetDevice(int device)
 {

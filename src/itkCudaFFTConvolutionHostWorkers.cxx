@@ -18,6 +18,7 @@
 #include "itkCudaFFTConvolutionHostWorkers.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace itk
 {
@@ -28,6 +29,31 @@ CudaFFTConvolutionHostWorkers::CudaFFTConvolutionHostWorkers(unsigned int thread
     m_Threads.emplace_back([this, i] { Work(i); });
   }
 }
+namespace
+{
+// Chunks of a transfer come every few hundred microseconds: waking a sleeping thread can take
+// longer than that, so the workers (and the caller) spin this long before they sleep.
+constexpr std::chrono::microseconds SpinTime{ 300 };
+
+/** Spins until \a done() or the spin time is over; true when done. */
+template <typename TDone>
+bool
+SpinUntil(const TDone & done)
+{
+  const auto until = std::chrono::steady_clock::now() + SpinTime;
+  for (unsigned int i = 1;; ++i)
+  {
+    if (done())
+    {
+      return true;
+    }
+    if (i % 64 == 0 && std::chrono::steady_clock::now() > until)
+    {
+      return false;
+    }
+  }
+}
+} // namespace
 
 CudaFFTConvolutionHostWorkers::~CudaFFTConvolutionHostWorkers()
 {
@@ -45,7 +71,8 @@ CudaFFTConvolutionHostWorkers::~CudaFFTConvolutionHostWorkers()
 void
 CudaFFTConvolutionHostWorkers::ParallelFor(std::uint64_t count, std::uint64_t grain, const RangeJob & job)
 {
-  const std::uint64_t parts = std::min<std::uint64_t>(NumberOfThreads(), count / std::max<std::uint64_t>(1, grain));
+  const std::uint64_t parts =
+    std::min<std::uint64_t>({ NumberOfThreads(), 255u, count / std::max<std::uint64_t>(1, grain) });
   if (parts < 2)
   {
     if (count > 0)
@@ -54,26 +81,28 @@ CudaFFTConvolutionHostWorkers::ParallelFor(std::uint64_t count, std::uint64_t gr
     }
     return;
   }
+  m_Job = &job;
+  m_Count = count;
+  m_Pending = static_cast<unsigned int>(parts) - 1;
   {
+    // Under the mutex, so that a worker about to sleep cannot miss the new job.
     std::lock_guard<std::mutex> lock(m_Mutex);
-    m_Job = &job;
-    m_Count = count;
-    m_Parts = static_cast<unsigned int>(parts);
-    m_Pending = m_Parts - 1;
-    ++m_Generation;
+    m_Ticket = ((m_Ticket.load() >> 8) + 1) << 8 | parts;
   }
   m_Wake.notify_all();
-  RunPart(0);
-  std::unique_lock<std::mutex> lock(m_Mutex);
-  m_Done.wait(lock, [this] { return m_Pending == 0; });
+  RunPart(0, static_cast<unsigned int>(parts));
+  while (!SpinUntil([this] { return m_Pending.load() == 0; }))
+  {
+    std::this_thread::yield();
+  }
   m_Job = nullptr;
 }
 
 void
-CudaFFTConvolutionHostWorkers::RunPart(unsigned int part)
+CudaFFTConvolutionHostWorkers::RunPart(unsigned int part, unsigned int parts)
 {
-  const std::uint64_t begin = m_Count * part / m_Parts;
-  const std::uint64_t end = m_Count * (part + 1) / m_Parts;
+  const std::uint64_t begin = m_Count * part / parts;
+  const std::uint64_t end = m_Count * (part + 1) / parts;
   if (begin < end)
   {
     (*m_Job)(begin, end);
@@ -86,24 +115,21 @@ CudaFFTConvolutionHostWorkers::Work(unsigned int part)
   std::uint64_t seen = 0;
   for (;;)
   {
+    if (!SpinUntil([&] { return m_Stop || m_Ticket.load() != seen; }))
     {
       std::unique_lock<std::mutex> lock(m_Mutex);
-      m_Wake.wait(lock, [&] { return m_Stop || (m_Generation != seen && part < m_Parts); });
-      if (m_Stop)
-      {
-        return;
-      }
-      seen = m_Generation;
+      m_Wake.wait(lock, [&] { return m_Stop || m_Ticket.load() != seen; });
     }
-    RunPart(part);
-    bool last = false;
+    if (m_Stop)
     {
-      std::lock_guard<std::mutex> lock(m_Mutex);
-      last = --m_Pending == 0;
+      return;
     }
-    if (last)
+    seen = m_Ticket.load();
+    const auto parts = static_cast<unsigned int>(seen & 0xff);
+    if (part < parts)
     {
-      m_Done.notify_one();
+      RunPart(part, parts);
+      --m_Pending;
     }
   }
 }

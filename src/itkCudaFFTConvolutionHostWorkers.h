@@ -21,6 +21,7 @@
 // Internal to the engine: a small pool of host threads for the copies between pageable image
 // buffers and page-locked staging (one thread cannot reach the PCIe rate with memcpy).
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -55,20 +56,20 @@ public:
 
 private:
   void
-  RunPart(unsigned int part);
+  RunPart(unsigned int part, unsigned int parts);
   void
   Work(unsigned int part);
 
-  std::vector<std::thread> m_Threads;
-  std::mutex               m_Mutex;
-  std::condition_variable  m_Wake;
-  std::condition_variable  m_Done;
-  const RangeJob *         m_Job{ nullptr };
-  std::uint64_t            m_Count{ 0 };
-  unsigned int             m_Parts{ 1 };
-  std::uint64_t            m_Generation{ 0 };
-  unsigned int             m_Pending{ 0 };
-  bool                     m_Stop{ false };
+  std::vector<std::thread>   m_Threads;
+  std::mutex                 m_Mutex;
+  std::condition_variable    m_Wake;
+  const RangeJob *           m_Job{ nullptr };
+  std::uint64_t              m_Count{ 0 };
+  /** A job's generation (high bits) and number of parts (low 8 bits), read at once by the
+   * workers so that a slow one never pairs one job's number with another's parts. */
+  std::atomic<std::uint64_t> m_Ticket{ 0 };
+  std::atomic<unsigned int>  m_Pending{ 0 };
+  std::atomic<bool>          m_Stop{ false };
 };
 } // namespace itk
 
