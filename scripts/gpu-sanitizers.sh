@@ -12,13 +12,13 @@ for tool in memcheck racecheck initcheck synccheck; do
   tests=(itkCudaFFTConvolutionImageFilterTest itkCudaFFTConvolutionExceptionTest)
   if [ "$tool" = memcheck ]; then
     extra=(--leak-check full)
-    tests+=(itkCudaFFTConvolutionStreamingTest itkCudaFFTConvolutionReliabilityTest)
+    tests+=(itkCudaFFTConvolutionStreamingTest itkCudaFFTConvolutionReliabilityTest itkCudaFFTConvolutionTransfersTest itkCudaFFTConvolutionDeviceTest)
   fi
   for test in "${tests[@]}"; do
     log=$(mktemp)
     api=()
     # The reliability test makes allocations fail on purpose (memory taken by another allocation).
-    [ "$test" = itkCudaFFTConvolutionReliabilityTest ] && api=(--report-api-errors no)
+    case "$test" in *Reliability* | *Transfers* | *Device*) api=(--report-api-errors no) ;; esac
     compute-sanitizer --tool "$tool" "${extra[@]}" "${api[@]}" --error-exitcode 99 "$driver" "$test" gpu > "$log" 2>&1
     rc=$?
     summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY" "$log" | tr '\n' ' ')
