@@ -857,7 +857,15 @@ CudaFFTConvolutionEngine::ReleaseResources()
     m_Impl->Release(); // nothing on a device; forgets cached kernel values
     return;
   }
-  DeviceScope scope(m_Impl->m_ResidentDevice);
+  std::unique_ptr<DeviceScope> scope;
+  try
+  {
+    scope.reset(new DeviceScope(m_Impl->m_ResidentDevice));
+  }
+  catch (const CudaFFTConvolutionEngineError &)
+  {
+    // The runtime is gone (an object destroyed after main): only forget what was held.
+  }
   m_Impl->Release();
 }
 
