@@ -209,17 +209,21 @@ template <typename TImage>
 std::unique_ptr<itk::ImageBoundaryCondition<TImage>>
 MakeBoundary(const Options & options)
 {
-  if (options.boundary == "zero-flux-neumann")
-    return std::make_unique<itk::ZeroFluxNeumannBoundaryCondition<TImage>>();
-  if (options.boundary == "periodic")
-    return std::make_unique<itk::PeriodicBoundaryCondition<TImage>>();
-  if (options.boundary == "constant")
+  using Boundary = itk::CudaFFTConvolutionImageFilterEnums::Boundary;
+  switch (ParseBoundary(options.boundary))
   {
-    auto condition = std::make_unique<itk::ConstantBoundaryCondition<TImage>>();
-    condition->SetConstant(static_cast<typename TImage::PixelType>(options.constant));
-    return condition;
+    case Boundary::PERIODIC:
+      return std::make_unique<itk::PeriodicBoundaryCondition<TImage>>();
+    case Boundary::CONSTANT:
+    {
+      auto condition = std::make_unique<itk::ConstantBoundaryCondition<TImage>>();
+      condition->SetConstant(static_cast<typename TImage::PixelType>(options.constant));
+      return condition;
+    }
+    case Boundary::ZERO_FLUX_NEUMANN:
+      break;
   }
-  throw UsageError("unknown boundary condition '" + options.boundary + "': use zero-flux-neumann, constant or periodic");
+  return std::make_unique<itk::ZeroFluxNeumannBoundaryCondition<TImage>>();
 }
 
 template <typename TImage, typename TPrecision>

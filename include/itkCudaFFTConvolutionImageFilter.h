@@ -247,6 +247,10 @@ private:
   void
   EnsureCPUSpectrum(const PlanType & plan);
 
+  /** The region of an FFT-sized image of a plan (index 0). */
+  static typename InternalImageType::RegionType
+  FFTRegion(const PlanType & plan);
+
   typename InternalImageType::Pointer
   ShiftedKernel(const PlanType & plan, const InternalPrecisionType * kernel, double scale) const;
 

@@ -417,9 +417,9 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   {
     return true;
   }
-  std::string anyDevice;
-  const bool  someDevice = m_GPUDevice >= 0 && CudaFFTConvolutionEngine::DeviceAvailable(&anyDevice);
-  if (m_ComputeDevice == ComputeDeviceEnum::GPU || someDevice)
+  // A device ordinal the machine lacks is an error even with AUTOMATIC; no device at all is not.
+  const bool wrongOrdinal = m_GPUDevice >= 0 && CudaFFTConvolutionEngine::DeviceAvailable();
+  if (m_ComputeDevice == ComputeDeviceEnum::GPU || wrongOrdinal)
   {
     itkExceptionMacro(<< "the GPU was required but " << why);
   }
@@ -729,16 +729,23 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 auto
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::FFTRegion(const PlanType & plan) -> typename InternalImageType::RegionType
+{
+  typename InternalImageType::RegionType region;
+  for (unsigned int a = 0; a < ImageDimension; ++a)
+  {
+    region.SetSize(a, plan.fftSize[a]);
+  }
+  return region;
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+auto
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::ShiftedKernel(const PlanType & plan, const InternalPrecisionType * kernel, double scale) const -> typename InternalImageType::Pointer
 {
   // The kernel at FFT size with its centre at the origin (ITK's inverse FFT carries 1/N).
-  typename InternalImageType::RegionType padded;
-  for (unsigned int a = 0; a < ImageDimension; ++a)
-  {
-    padded.SetSize(a, plan.fftSize[a]);
-  }
   auto shifted = InternalImageType::New();
-  shifted->SetRegions(padded);
+  shifted->SetRegions(FFTRegion(plan));
   shifted->Allocate(true);
   InternalPrecisionType * values = shifted->GetBufferPointer();
   const auto &            k = plan.kernelSize;
@@ -766,11 +773,6 @@ auto
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PaddedTile(const PlanType & plan, const PlannerType::Tile & tile, const InternalPrecisionType * input) const -> typename InternalImageType::Pointer
 {
   // The planner's axis maps say which source voxel (or the constant) each padded voxel holds.
-  typename InternalImageType::RegionType padded;
-  for (unsigned int a = 0; a < ImageDimension; ++a)
-  {
-    padded.SetSize(a, plan.fftSize[a]);
-  }
   const auto         inputBox = CudaFFTConvolutionDetail::ToBox(this->GetInput()->GetBufferedRegion());
   const auto         map0 = PlannerType::AxisSourceMap(plan, tile, 0);
   const auto         map1 = PlannerType::AxisSourceMap(plan, tile, 1);
@@ -781,7 +783,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   const auto         n0 = static_cast<std::int64_t>(inputBox.size[0]);
   const auto         n1 = static_cast<std::int64_t>(inputBox.size[1]);
   auto               image = InternalImageType::New();
-  image->SetRegions(padded);
+  image->SetRegions(FFTRegion(plan));
   image->Allocate();
   InternalPrecisionType * row = image->GetBufferPointer();
   for (std::size_t p2 = 0; p2 < map2.size(); ++p2)

@@ -149,19 +149,7 @@ Milliseconds(std::chrono::steady_clock::time_point since)
 class CudaFFTConvolutionEngine::Impl
 {
 public:
-  ~Impl()
-  {
-    // At process exit the runtime may be gone: then only forget what was held.
-    try
-    {
-      DeviceScope scope(m_ResidentDevice);
-      Release();
-    }
-    catch (...)
-    {
-      Release();
-    }
-  }
+  ~Impl() { ReleaseOnResidentDevice(); }
 
   /** Makes the engine's device current for a scope; what it holds on another device is freed. */
   int
@@ -170,11 +158,29 @@ public:
     scope.reset(new DeviceScope(m_Device));
     if (m_ResidentDevice >= 0 && m_ResidentDevice != scope->Device())
     {
-      DeviceScope resident(m_ResidentDevice);
-      Release();
+      ReleaseOnResidentDevice();
     }
     m_ResidentDevice = scope->Device();
     return m_ResidentDevice;
+  }
+
+  /** Frees what the engine holds with its device current. After the CUDA runtime has shut down
+   * (an engine destroyed after main) the device cannot be made current: then it only forgets. */
+  void
+  ReleaseOnResidentDevice()
+  {
+    std::unique_ptr<DeviceScope> resident;
+    if (m_ResidentDevice >= 0)
+    {
+      try
+      {
+        resident.reset(new DeviceScope(m_ResidentDevice));
+      }
+      catch (const CudaFFTConvolutionEngineError &)
+      {
+      }
+    }
+    Release();
   }
 
   // ---- device memory ----------------------------------------------------------------------
@@ -298,11 +304,10 @@ public:
     }
   }
 
-  /** Streams, plans and every device buffer of a plan, before any tile runs. */
+  /** Streams and plans (EnsurePlans), and every device buffer of a plan, before any tile runs. */
   void
   PrepareBuffers(const Plan & plan, unsigned int elementSize)
   {
-    EnsureStreams();
     EnsurePlans(plan.fftSize, plan.dimension, elementSize);
     AttachWorkArea();
     Allocate(m_FFTBuffer, Planner::NumberOfSpectrumElements(plan.fftSize) * 2 * elementSize, "FFT buffer");
@@ -852,21 +857,7 @@ CudaFFTConvolutionEngine::LastKernelCheckMilliseconds() const
 void
 CudaFFTConvolutionEngine::ReleaseResources()
 {
-  if (m_Impl->m_ResidentDevice < 0)
-  {
-    m_Impl->Release(); // nothing on a device; forgets cached kernel values
-    return;
-  }
-  std::unique_ptr<DeviceScope> scope;
-  try
-  {
-    scope.reset(new DeviceScope(m_Impl->m_ResidentDevice));
-  }
-  catch (const CudaFFTConvolutionEngineError &)
-  {
-    // The runtime is gone (an object destroyed after main): only forget what was held.
-  }
-  m_Impl->Release();
+  m_Impl->ReleaseOnResidentDevice();
 }
 
 std::uint64_t

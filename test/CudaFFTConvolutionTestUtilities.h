@@ -359,6 +359,22 @@ ToText(double value)
   return text.str();
 }
 
+/** Failures counted by Expect in this process (a test driver runs one test per process). */
+inline int &
+Failures()
+{
+  static int failures = 0;
+  return failures;
+}
+
+/** Prints "ok: what" or "FAILED: what" and counts the failures. */
+inline void
+Expect(bool condition, const std::string & what)
+{
+  std::cout << (condition ? "  ok: " : "  FAILED: ") << what << std::endl;
+  Failures() += condition ? 0 : 1;
+}
+
 /** Collects ITK's warnings (itk::OutputWindow::SetInstance) instead of printing them. */
 class WarningCollector : public itk::OutputWindow
 {

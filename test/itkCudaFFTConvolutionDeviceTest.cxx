@@ -45,14 +45,6 @@ using ImageType = itk::Image<float, 3>;
 using FilterType = itk::CudaFFTConvolutionImageFilter<ImageType>;
 const ImageType::IndexType origin{ { 0, 0, 0 } };
 
-int g_Failures = 0;
-
-void
-Expect(bool condition, const std::string & what)
-{
-  std::cout << (condition ? "  ok: " : "  FAILED: ") << what << std::endl;
-  g_Failures += condition ? 0 : 1;
-}
 
 /** Objects released after main returns, when the CUDA runtime has already shut down: a namespace
  * scope object is constructed before main, so before the runtime, and destroyed after it. */
@@ -306,7 +298,7 @@ itkCudaFFTConvolutionDeviceTest(int argc, char * argv[])
   }
   failures += UnknownOutputRegionMode();
   failures += HoldPastMain(gpu, generator);
-  failures += g_Failures;
+  failures += Failures();
   std::cout << failures << " failures" << std::endl;
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -41,33 +41,6 @@ using ImageType = itk::Image<float, 3>;
 using FilterType = itk::CudaFFTConvolutionImageFilter<ImageType>;
 using ComputeDevice = itk::CudaFFTConvolutionImageFilterEnums::ComputeDevice;
 
-int g_Failures = 0;
-
-void
-Expect(bool condition, const std::string & what)
-{
-  std::cout << (condition ? "  ok: " : "  FAILED: ") << what << std::endl;
-  g_Failures += condition ? 0 : 1;
-}
-
-/** Collects ITK's warnings instead of printing them. */
-class CapturingOutputWindow : public itk::OutputWindow
-{
-public:
-  ITK_DISALLOW_COPY_AND_MOVE(CapturingOutputWindow);
-  using Self = CapturingOutputWindow;
-  using Pointer = itk::SmartPointer<Self>;
-  itkNewMacro(Self);
-  void
-  DisplayText(const char * text) override
-  {
-    m_Text += text;
-  }
-  std::string m_Text;
-
-protected:
-  CapturingOutputWindow() = default;
-};
 
 FilterType::Pointer
 MakeFilter(ImageType * input, ImageType * kernel, ComputeDevice device)
@@ -128,7 +101,7 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
 
   std::cout << "kernel spacing" << std::endl;
   {
-    auto window = CapturingOutputWindow::New();
+    auto window = WarningCollector::New();
     itk::OutputWindow::SetInstance(window);
     auto anisotropic = RandomImage<ImageType>(origin, ImageType::SizeType{ { 3, 3, 3 } }, generator, 0.1, 1);
     const double spacing[3] = { 0.1, 0.1, 0.3 };
@@ -271,6 +244,6 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
     }
     cudaFree(hog);
   }
-  std::cout << g_Failures << " failures" << std::endl;
-  return g_Failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  std::cout << Failures() << " failures" << std::endl;
+  return Failures() == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -44,14 +44,6 @@ using FilterType = itk::CudaFFTConvolutionImageFilter<ImageType>;
 using PinnedContainerType = itk::CudaPinnedImportImageContainer<itk::SizeValueType, float>;
 constexpr itk::SizeValueType MiB = 1u << 20;
 
-int g_Failures = 0;
-
-void
-Expect(bool condition, const std::string & what)
-{
-  std::cout << (condition ? "  ok: " : "  FAILED: ") << what << std::endl;
-  g_Failures += condition ? 0 : 1;
-}
 
 ComputeDevice
 DeviceOf(bool gpu)
@@ -392,7 +384,7 @@ itkCudaFFTConvolutionTransfersTest(int argc, char * argv[])
   failures += GraftedOutput(gpu, generator);
   failures += DisconnectedBatch(gpu, generator);
   failures += KernelEditedInPlace(gpu, generator);
-  failures += g_Failures;
+  failures += Failures();
   std::cout << failures << " failures" << std::endl;
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
