@@ -93,6 +93,31 @@ public:
     Box      region;
   };
 
+  /** A buffer in the engine device's memory (x fastest, contiguous) and the region it holds. */
+  template <typename TValue>
+  struct DeviceBuffer
+  {
+    TValue * data{ nullptr };
+    Box      region;
+  };
+
+  /** A CUDA stream as an opaque handle (a cudaStream_t; nullptr is the legacy default stream),
+   * so that no CUDA type appears in this header. */
+  using StreamHandle = void *;
+
+  /** The kernel of a device-resident run: kernelSize values (x fastest) in host or device
+   * memory. With a non-zero \a identity the caller promises that runs giving the same identity
+   * give the same values (a kernel object it keeps unchanged): the cached spectrum is reused
+   * without looking at the values. With identity 0, host values are compared with the cached
+   * copy and device values always make a new spectrum. */
+  template <typename TValue>
+  struct KernelValues
+  {
+    const TValue * data{ nullptr };
+    bool           onDevice{ false };
+    std::uint64_t  identity{ 0 };
+  };
+
   CudaFFTConvolutionEngine();
   ~CudaFFTConvolutionEngine();
   CudaFFTConvolutionEngine(const CudaFFTConvolutionEngine &) = delete;
@@ -168,6 +193,22 @@ public:
       TValue                           constant,
       const ProgressFunction &         progress);
 
+  /** Runs a plan made with Request::deviceResident on buffers in device memory, enqueued on
+   * \a stream in the caller's order: the call returns once the work is enqueued (it waits only
+   * when a new kernel spectrum is made, to check a normalised kernel's sum). Work already on
+   * \a stream that writes the input or kernel is ordered before it, and work the caller
+   * enqueues after it sees the output. The engine's device buffers are reused by the next run on
+   * any stream, which is ordered after this one. Nothing is staged through the host. */
+  template <typename TValue>
+  void
+  RunOnDevice(const Plan &                       plan,
+              const DeviceBuffer<const TValue> & input,
+              const DeviceBuffer<TValue> &       output,
+              const KernelValues<TValue> &       kernel,
+              bool                               normalize,
+              TValue                             constant,
+              StreamHandle                       stream);
+
   /** Whether the last Run reused the cached kernel spectrum, and what comparing the kernel's
    * values with the cached copy cost (milliseconds). */
   bool
@@ -175,7 +216,8 @@ public:
   double
   LastKernelCheckMilliseconds() const;
 
-  /** Frees the plans, the kernel spectrum, the device buffers and the page-locked staging. */
+  /** Waits for the engine's work on the device, then frees the plans, the kernel spectrum, the
+   * device buffers and the page-locked staging. */
   void
   ReleaseResources();
 

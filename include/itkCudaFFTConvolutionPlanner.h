@@ -138,6 +138,10 @@ public:
     /** Host bytes the run may page-lock (image buffers, staging): the driver maps them with
      * device page tables, about 2 MiB per GiB (measured on an H100). */
     std::uint64_t pageLockedHostBytes{ 0 };
+    /** The input and output live in device memory (the engine's RunOnDevice): tiles read the
+     * input and write the output in place, one after another, so no staging buffers are
+     * planned and moving a voxel costs device bandwidth, not PCIe. */
+    bool deviceResident{ false };
   };
 
   /** The plan: one FFT size shared by all tiles, so one cuFFT plan and one kernel spectrum. */

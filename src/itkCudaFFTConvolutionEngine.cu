@@ -42,7 +42,7 @@ using namespace CudaFFTConvolutionCuda;
 using namespace CudaFFTConvolutionKernels;
 
 /** A device allocation that the engine counts. */
-struct DeviceBuffer
+struct DeviceAllocation
 {
   void *        pointer{ nullptr };
   std::uint64_t bytes{ 0 };
@@ -185,7 +185,7 @@ public:
 
   // ---- device memory ----------------------------------------------------------------------
   void
-  Allocate(DeviceBuffer & buffer, std::uint64_t bytes, const char * what)
+  Allocate(DeviceAllocation & buffer, std::uint64_t bytes, const char * what)
   {
     if (buffer.bytes >= bytes && buffer.pointer != nullptr)
     {
@@ -207,14 +207,15 @@ public:
   }
 
   void
-  Free(DeviceBuffer & buffer)
+  Free(DeviceAllocation & buffer)
   {
     if (buffer.pointer != nullptr)
     {
+      WaitForDeviceRuns();
       cudaFree(buffer.pointer);
       m_Allocated -= buffer.bytes;
     }
-    buffer = DeviceBuffer{};
+    buffer = DeviceAllocation{};
   }
 
   static void
@@ -256,6 +257,27 @@ public:
       CUDAFFT_CHECK(cudaEventCreateWithFlags(&m_ComputeDone[slot], cudaEventDisableTiming));
       CUDAFFT_CHECK(cudaEventCreateWithFlags(&m_Downloaded[slot], cudaEventDisableTiming));
     }
+    CUDAFFT_CHECK(cudaEventCreateWithFlags(&m_DeviceRunDone, cudaEventDisableTiming));
+  }
+
+  /** Blocks until the last device-resident run (enqueued on a caller's stream) has finished
+   * with the engine's buffers, plans and page-locked maps. */
+  void
+  WaitForDeviceRuns()
+  {
+    if (m_DeviceRunPending)
+    {
+      m_DeviceRunPending = false;
+      CUDAFFT_CHECK(cudaEventSynchronize(m_DeviceRunDone));
+    }
+  }
+
+  /** cuFFT runs the plans on the stream of the run at hand. */
+  void
+  SetPlanStream(cudaStream_t stream)
+  {
+    CUDAFFT_CHECK(cufftSetStream(m_Plans.forward, stream));
+    CUDAFFT_CHECK(cufftSetStream(m_Plans.inverse, stream));
   }
 
   void
@@ -263,6 +285,7 @@ public:
   {
     if (m_PlansValid)
     {
+      WaitForDeviceRuns();
       cufftDestroy(m_Plans.forward);
       cufftDestroy(m_Plans.inverse);
       m_PlansValid = false;
@@ -286,8 +309,6 @@ public:
     m_PlanSize = fft;
     m_PlanDimension = dimension;
     m_PlanElementSize = elementSize;
-    CUDAFFT_CHECK(cufftSetStream(m_Plans.forward, m_Compute));
-    CUDAFFT_CHECK(cufftSetStream(m_Plans.inverse, m_Compute));
     return m_Plans.workBytes;
   }
 
@@ -304,14 +325,29 @@ public:
     }
   }
 
-  /** Streams and plans (EnsurePlans), and every device buffer of a plan, before any tile runs. */
+  static std::uint64_t
+  MapBytes(const Plan & plan)
+  {
+    return (plan.fftSize[0] + plan.fftSize[1] + plan.fftSize[2]) * sizeof(long long);
+  }
+
+  /** Streams, plans (on \a stream), work area and FFT buffer: what every run needs. */
+  void
+  PrepareTransform(const Plan & plan, unsigned int elementSize, cudaStream_t stream)
+  {
+    EnsurePlans(plan.fftSize, plan.dimension, elementSize);
+    SetPlanStream(stream);
+    AttachWorkArea();
+    Allocate(m_FFTBuffer, Planner::NumberOfSpectrumElements(plan.fftSize) * 2 * elementSize, "FFT buffer");
+  }
+
+  /** PrepareTransform, and the staging buffers of every slot, before any tile runs. */
   void
   PrepareBuffers(const Plan & plan, unsigned int elementSize)
   {
-    EnsurePlans(plan.fftSize, plan.dimension, elementSize);
-    AttachWorkArea();
-    Allocate(m_FFTBuffer, Planner::NumberOfSpectrumElements(plan.fftSize) * 2 * elementSize, "FFT buffer");
-    const std::uint64_t mapBytes = (plan.fftSize[0] + plan.fftSize[1] + plan.fftSize[2]) * sizeof(long long);
+    EnsureStreams();
+    PrepareTransform(plan, elementSize, m_Compute);
+    const std::uint64_t mapBytes = MapBytes(plan);
     for (unsigned int slot = 0; slot < plan.stagingSlots; ++slot)
     {
       Allocate(m_Source[slot], std::max<std::uint64_t>(plan.maxSourceVoxels, 1) * elementSize, "input tile");
@@ -356,11 +392,13 @@ public:
     return same;
   }
 
+  /** Makes the kernel spectrum unless the cached one is of the same kernel (see KernelValues),
+   * on \a stream. */
   template <typename T>
   void
-  EnsureSpectrum(const Plan & plan, const T * kernel, bool normalize)
+  EnsureSpectrum(const Plan & plan, const KernelValues<T> & kernel, bool normalize, cudaStream_t stream)
   {
-    if (kernel == nullptr)
+    if (kernel.data == nullptr)
     {
       throw std::invalid_argument("no kernel values were given");
     }
@@ -372,26 +410,39 @@ public:
     key.normalize = normalize;
     const std::uint64_t bytes = plan.kernelSize[0] * plan.kernelSize[1] * plan.kernelSize[2] * sizeof(T);
     const auto          start = std::chrono::steady_clock::now();
-    m_ReusedSpectrum = m_SpectrumValid && m_SpectrumKey == key && SameKernelValues(kernel, bytes);
+    const bool          sameKernel = m_SpectrumValid && m_SpectrumKey == key && m_KernelIdentity == kernel.identity;
+    if (kernel.identity != 0)
+    {
+      m_ReusedSpectrum = sameKernel;
+    }
+    else
+    {
+      m_ReusedSpectrum = sameKernel && !kernel.onDevice && SameKernelValues(kernel.data, bytes);
+    }
     m_KernelCheckMilliseconds = Milliseconds(start);
     if (!m_ReusedSpectrum)
     {
       m_SpectrumValid = false;
-      MakeSpectrum<T>(plan, kernel, normalize);
-      const char * values = reinterpret_cast<const char *>(kernel);
-      m_KernelValues.assign(values, values + bytes);
+      m_KernelValues.clear();
+      MakeSpectrum<T>(plan, kernel, normalize, stream);
+      if (kernel.identity == 0 && !kernel.onDevice)
+      {
+        const char * values = reinterpret_cast<const char *>(kernel.data);
+        m_KernelValues.assign(values, values + bytes);
+      }
+      m_KernelIdentity = kernel.identity;
       m_SpectrumKey = key;
       m_SpectrumValid = true;
     }
   }
 
   /** Reads the kernel's sums back and refuses to normalise a kernel that sums to zero. */
-  void
-  CheckNormalizable(const double * deviceSums)
+  static void
+  CheckNormalizable(const double * deviceSums, cudaStream_t stream)
   {
     double sums[2] = { 0, 0 };
-    CUDAFFT_CHECK(cudaMemcpyAsync(sums, deviceSums, sizeof(sums), cudaMemcpyDeviceToHost, m_Compute));
-    CUDAFFT_CHECK(cudaStreamSynchronize(m_Compute));
+    CUDAFFT_CHECK(cudaMemcpyAsync(sums, deviceSums, sizeof(sums), cudaMemcpyDeviceToHost, stream));
+    CUDAFFT_CHECK(cudaStreamSynchronize(stream));
     if (sums[0] == 0.0 || !std::isfinite(sums[0]) || std::abs(sums[0]) <= 1e-12 * sums[1])
     {
       std::ostringstream message;
@@ -402,30 +453,35 @@ public:
 
   template <typename T>
   void
-  MakeSpectrum(const Plan & plan, const T * kernel, bool normalize)
+  MakeSpectrum(const Plan & plan, const KernelValues<T> & kernel, bool normalize, cudaStream_t stream)
   {
     const std::uint64_t bufferBytes = Planner::NumberOfSpectrumElements(plan.fftSize) * 2 * sizeof(T);
     Allocate(m_Spectrum, bufferBytes, "kernel spectrum");
     const std::uint64_t kernelVoxels = plan.kernelSize[0] * plan.kernelSize[1] * plan.kernelSize[2];
-    DeviceBuffer        upload;
+    DeviceAllocation        upload;
     try
     {
-      // Two doubles for the sums first, then the kernel (16 bytes keep both aligned).
-      Allocate(upload, 2 * sizeof(double) + kernelVoxels * sizeof(T), "kernel");
-      double * sums = static_cast<double *>(upload.pointer);
-      T * deviceKernel = reinterpret_cast<T *>(static_cast<char *>(upload.pointer) + 2 * sizeof(double));
-      CUDAFFT_CHECK(cudaMemcpyAsync(deviceKernel, kernel, kernelVoxels * sizeof(T), cudaMemcpyHostToDevice, m_Compute));
+      // Two doubles for the sums first, then a host kernel's values (16 bytes keep both aligned).
+      Allocate(upload, 2 * sizeof(double) + (kernel.onDevice ? 0 : kernelVoxels * sizeof(T)), "kernel");
+      double *  sums = static_cast<double *>(upload.pointer);
+      const T * deviceKernel = kernel.data;
+      if (!kernel.onDevice)
+      {
+        T * values = reinterpret_cast<T *>(static_cast<char *>(upload.pointer) + 2 * sizeof(double));
+        CUDAFFT_CHECK(cudaMemcpyAsync(values, kernel.data, kernelVoxels * sizeof(T), cudaMemcpyHostToDevice, stream));
+        deviceKernel = values;
+      }
       if (normalize)
       {
-        CUDAFFT_CHECK(cudaMemsetAsync(sums, 0, 2 * sizeof(double), m_Compute));
-        SumKernel<T><<<BlocksFor(kernelVoxels), ThreadsPerBlock, 0, m_Compute>>>(
+        CUDAFFT_CHECK(cudaMemsetAsync(sums, 0, 2 * sizeof(double), stream));
+        SumKernel<T><<<BlocksFor(kernelVoxels), ThreadsPerBlock, 0, stream>>>(
           deviceKernel, static_cast<long long>(kernelVoxels), sums);
         CheckLaunch("SumKernel");
-        CheckNormalizable(sums);
+        CheckNormalizable(sums, stream);
       }
-      CUDAFFT_CHECK(cudaMemsetAsync(m_Spectrum.pointer, 0, bufferBytes, m_Compute));
+      CUDAFFT_CHECK(cudaMemsetAsync(m_Spectrum.pointer, 0, bufferBytes, stream));
       const double fftVoxels = static_cast<double>(plan.fftSize[0] * plan.fftSize[1] * plan.fftSize[2]);
-      ScatterKernel<T><<<BlocksFor(kernelVoxels), ThreadsPerBlock, 0, m_Compute>>>(static_cast<T *>(m_Spectrum.pointer),
+      ScatterKernel<T><<<BlocksFor(kernelVoxels), ThreadsPerBlock, 0, stream>>>(static_cast<T *>(m_Spectrum.pointer),
                                                                                  Layout(plan.fftSize),
                                                                                  deviceKernel,
                                                                                  static_cast<long long>(plan.kernelSize[0]),
@@ -436,11 +492,11 @@ public:
                                                                                  normalize);
       CheckLaunch("ScatterKernel");
       CUDAFFT_CHECK(FFTTraits<T>::ExecForward(m_Plans.forward, static_cast<T *>(m_Spectrum.pointer)));
-      CUDAFFT_CHECK(cudaStreamSynchronize(m_Compute)); // the upload buffer is freed next
+      CUDAFFT_CHECK(cudaStreamSynchronize(stream)); // the upload buffer is freed next
     }
     catch (...)
     {
-      cudaStreamSynchronize(m_Compute);
+      cudaStreamSynchronize(stream);
       Free(upload);
       throw;
     }
@@ -467,45 +523,73 @@ public:
       cudaMemcpyAsync(m_Maps[slot].pointer, maps, at * sizeof(long long), cudaMemcpyHostToDevice, m_Upload));
   }
 
-  /** Pads, transforms, multiplies, transforms back and crops one tile on the compute stream,
-   * once its input is up and the slot's previous result has left. */
+  /** Where a tile reads its source block and writes its kept voxels: row and slice pitches in
+   * values (a compact staging block, or the part of a caller's device buffer). */
+  template <typename T>
+  struct TileEnds
+  {
+    const T *         source{ nullptr };
+    long long         sourceRow{ 1 };
+    long long         sourceRows{ 1 };
+    const long long * maps{ nullptr };
+    T *               destination{ nullptr };
+    long long         destinationRow{ 1 };
+    long long         destinationRows{ 1 };
+  };
+
+  /** Pads, transforms, multiplies, transforms back and crops one tile on \a stream: the one
+   * computation every run (host or device buffers, any tile) goes through. */
   template <typename T>
   void
-  EnqueueCompute(const Plan & plan, const Planner::Tile & tile, unsigned int slot, T constant)
+  ComputeTile(const Plan & plan, const Planner::Tile & tile, const TileEnds<T> & ends, T constant, cudaStream_t stream)
   {
     using Complex = typename FFTTraits<T>::Complex;
-    CUDAFFT_CHECK(cudaEventRecord(m_InputReady[slot], m_Upload));
-    CUDAFFT_CHECK(cudaStreamWaitEvent(m_Compute, m_InputReady[slot], 0));
-    CUDAFFT_CHECK(cudaStreamWaitEvent(m_Compute, m_Downloaded[slot], 0));
     const FFTLayout     layout = Layout(plan.fftSize);
     const std::uint64_t spectrumElements = Planner::NumberOfSpectrumElements(plan.fftSize);
     const std::uint64_t paddedValues = static_cast<std::uint64_t>(layout.pitch) * plan.fftSize[1] * plan.fftSize[2];
     T *                 fft = static_cast<T *>(m_FFTBuffer.pointer);
-    PadTile<T><<<BlocksFor(paddedValues), ThreadsPerBlock, 0, m_Compute>>>(fft,
-                                                                          layout,
-                                                                          static_cast<const T *>(m_Source[slot].pointer),
-                                                                          static_cast<long long>(tile.source.size[0]),
-                                                                          static_cast<long long>(tile.source.size[1]),
-                                                                          static_cast<const long long *>(m_Maps[slot].pointer),
-                                                                          constant);
+    PadTile<T><<<BlocksFor(paddedValues), ThreadsPerBlock, 0, stream>>>(
+      fft, layout, ends.source, ends.sourceRow, ends.sourceRows, ends.maps, constant);
     CheckLaunch("PadTile");
     CUDAFFT_CHECK(FFTTraits<T>::ExecForward(m_Plans.forward, fft));
-    MultiplySpectra<Complex><<<BlocksFor(spectrumElements), ThreadsPerBlock, 0, m_Compute>>>(
+    MultiplySpectra<Complex><<<BlocksFor(spectrumElements), ThreadsPerBlock, 0, stream>>>(
       reinterpret_cast<Complex *>(fft), static_cast<const Complex *>(m_Spectrum.pointer), static_cast<long long>(spectrumElements));
     CheckLaunch("MultiplySpectra");
     CUDAFFT_CHECK(FFTTraits<T>::ExecInverse(m_Plans.inverse, fft));
     const auto crop = Planner::CropOffset(plan.kernelSize);
-    CropTile<T><<<BlocksFor(tile.output.NumberOfVoxels()), ThreadsPerBlock, 0, m_Compute>>>(
+    CropTile<T><<<BlocksFor(tile.output.NumberOfVoxels()), ThreadsPerBlock, 0, stream>>>(
       fft,
       layout,
       crop[0],
       crop[1],
       crop[2],
-      static_cast<T *>(m_Tile[slot].pointer),
+      ends.destination,
       static_cast<long long>(tile.output.size[0]),
       static_cast<long long>(tile.output.size[1]),
-      static_cast<long long>(tile.output.size[2]));
+      static_cast<long long>(tile.output.size[2]),
+      ends.destinationRow,
+      ends.destinationRows);
     CheckLaunch("CropTile");
+  }
+
+  /** ComputeTile from and to a staging slot on the compute stream, once the slot's input is up
+   * and its previous result has left. */
+  template <typename T>
+  void
+  EnqueueCompute(const Plan & plan, const Planner::Tile & tile, unsigned int slot, T constant)
+  {
+    CUDAFFT_CHECK(cudaEventRecord(m_InputReady[slot], m_Upload));
+    CUDAFFT_CHECK(cudaStreamWaitEvent(m_Compute, m_InputReady[slot], 0));
+    CUDAFFT_CHECK(cudaStreamWaitEvent(m_Compute, m_Downloaded[slot], 0));
+    TileEnds<T> ends;
+    ends.source = static_cast<const T *>(m_Source[slot].pointer);
+    ends.sourceRow = static_cast<long long>(tile.source.size[0]);
+    ends.sourceRows = static_cast<long long>(tile.source.size[1]);
+    ends.maps = static_cast<const long long *>(m_Maps[slot].pointer);
+    ends.destination = static_cast<T *>(m_Tile[slot].pointer);
+    ends.destinationRow = static_cast<long long>(tile.output.size[0]);
+    ends.destinationRows = static_cast<long long>(tile.output.size[1]);
+    ComputeTile<T>(plan, tile, ends, constant, m_Compute);
     CUDAFFT_CHECK(cudaEventRecord(m_ComputeDone[slot], m_Compute));
   }
 
@@ -568,8 +652,9 @@ public:
     }
     std::unique_ptr<DeviceScope> scope;
     m_LastDevice = Enter(scope);
+    WaitForDeviceRuns();
     PrepareBuffers(plan, sizeof(T));
-    EnsureSpectrum<T>(plan, kernel, normalize);
+    EnsureSpectrum<T>(plan, KernelValues<T>{ kernel, false, 0 }, normalize, m_Compute);
     const unsigned int slots = plan.stagingSlots;
     // Tile t is uploaded while tile t - 1 is computed (or downloaded, with one slot).
     bool completed = true;
@@ -596,6 +681,105 @@ public:
     return completed && (!progress || progress(1.0));
   }
 
+  // ---- a device-resident run --------------------------------------------------------------
+  /** Offset of \a index in a buffer holding \a region (x fastest), in values. */
+  static std::int64_t
+  Offset(const Box & region, const Planner::IndexArray & index)
+  {
+    const auto rows = static_cast<std::int64_t>(region.size[1]);
+    const auto row = static_cast<std::int64_t>(region.size[0]);
+    return ((index[2] - region.index[2]) * rows + (index[1] - region.index[1])) * row + (index[0] - region.index[0]);
+  }
+
+  template <typename T>
+  static void
+  CheckDevicePlan(const Plan & plan, const DeviceBuffer<const T> & input, const DeviceBuffer<T> & output)
+  {
+    if (plan.elementSize != sizeof(T))
+    {
+      throw std::invalid_argument("the plan was made for another precision");
+    }
+    if (!plan.output.IsInside(output.region) || (!plan.tiles.empty() && output.data == nullptr))
+    {
+      throw std::invalid_argument("the output buffer does not hold the planned output region");
+    }
+    for (const Planner::Tile & tile : plan.tiles)
+    {
+      if (!tile.source.IsEmpty() && (!tile.source.IsInside(input.region) || input.data == nullptr))
+      {
+        throw std::invalid_argument("the input buffer does not hold the input region the plan reads");
+      }
+    }
+  }
+
+  /** Every tile's axis maps, in one page-locked buffer that the previous device run has
+   * finished sending; tile t's maps start at t * MapBytes(plan). */
+  const long long *
+  FillAllMaps(const Plan & plan)
+  {
+    const std::uint64_t mapValues = MapBytes(plan) / sizeof(long long);
+    AllocatePinned(m_HostMaps[0], std::max<std::uint64_t>(plan.tiles.size() * MapBytes(plan), 1));
+    auto * maps = static_cast<long long *>(m_HostMaps[0].pointer);
+    for (std::size_t t = 0; t < plan.tiles.size(); ++t)
+    {
+      long long * at = maps + t * mapValues;
+      for (unsigned int axis = 0; axis < 3; ++axis)
+      {
+        for (const std::int64_t value : Planner::AxisSourceMap(plan, plan.tiles[t], axis))
+        {
+          *at++ = value;
+        }
+      }
+    }
+    return maps;
+  }
+
+  template <typename T>
+  void
+  RunOnDevice(const Plan &                  plan,
+              const DeviceBuffer<const T> & input,
+              const DeviceBuffer<T> &       output,
+              const KernelValues<T> &       kernel,
+              bool                          normalize,
+              T                             constant,
+              cudaStream_t                  stream)
+  {
+    CheckDevicePlan<T>(plan, input, output);
+    if (plan.tiles.empty())
+    {
+      return;
+    }
+    std::unique_ptr<DeviceScope> scope;
+    m_LastDevice = Enter(scope);
+    EnsureStreams();
+    // The previous device run's buffers, maps and spectrum are free once it has finished.
+    WaitForDeviceRuns();
+    PrepareTransform(plan, sizeof(T), stream);
+    Allocate(m_Maps[0], MapBytes(plan), "axis maps");
+    EnsureSpectrum<T>(plan, kernel, normalize, stream);
+    const long long * hostMaps = FillAllMaps(plan);
+    for (std::size_t t = 0; t < plan.tiles.size(); ++t)
+    {
+      const Planner::Tile & tile = plan.tiles[t];
+      CUDAFFT_CHECK(cudaMemcpyAsync(m_Maps[0].pointer,
+                                    hostMaps + t * (MapBytes(plan) / sizeof(long long)),
+                                    MapBytes(plan),
+                                    cudaMemcpyHostToDevice,
+                                    stream));
+      TileEnds<T> ends;
+      ends.source = tile.source.IsEmpty() ? input.data : input.data + Offset(input.region, tile.source.index);
+      ends.sourceRow = static_cast<long long>(input.region.size[0]);
+      ends.sourceRows = static_cast<long long>(input.region.size[1]);
+      ends.maps = static_cast<const long long *>(m_Maps[0].pointer);
+      ends.destination = output.data + Offset(output.region, tile.output.index);
+      ends.destinationRow = static_cast<long long>(output.region.size[0]);
+      ends.destinationRows = static_cast<long long>(output.region.size[1]);
+      ComputeTile<T>(plan, tile, ends, constant, stream);
+    }
+    CUDAFFT_CHECK(cudaEventRecord(m_DeviceRunDone, stream));
+    m_DeviceRunPending = true;
+  }
+
   /** Leaves no work in flight on buffers the caller may free (after a failure). */
   void
   Drain()
@@ -605,6 +789,11 @@ public:
       cudaStreamSynchronize(m_Compute);
       cudaStreamSynchronize(m_Upload);
       cudaStreamSynchronize(m_Download);
+      if (m_DeviceRunPending)
+      {
+        cudaEventSynchronize(m_DeviceRunDone);
+        m_DeviceRunPending = false;
+      }
       cudaGetLastError();
     }
   }
@@ -636,6 +825,8 @@ public:
         cudaEventDestroy(m_Downloaded[slot]);
         m_InputReady[slot] = m_ComputeDone[slot] = m_Downloaded[slot] = nullptr;
       }
+      cudaEventDestroy(m_DeviceRunDone);
+      m_DeviceRunDone = nullptr;
       cudaStreamDestroy(m_Compute);
       cudaStreamDestroy(m_Upload);
       cudaStreamDestroy(m_Download);
@@ -656,23 +847,26 @@ public:
   cudaEvent_t                                    m_InputReady[2]{};
   cudaEvent_t                                    m_ComputeDone[2]{};
   cudaEvent_t                                    m_Downloaded[2]{};
+  cudaEvent_t                                    m_DeviceRunDone{ nullptr };
+  bool                                           m_DeviceRunPending{ false };
+  std::uint64_t                                  m_KernelIdentity{ 0 };
   bool                                           m_PlansValid{ false };
   PlanPair                                       m_Plans;
   SizeArray                                      m_PlanSize{ { 0, 0, 0 } };
   unsigned int                                   m_PlanDimension{ 0 };
   unsigned int                                   m_PlanElementSize{ 0 };
-  DeviceBuffer                                   m_WorkArea;
+  DeviceAllocation                                   m_WorkArea;
   void *                                         m_AttachedWorkArea{ nullptr };
-  DeviceBuffer                                   m_Spectrum;
+  DeviceAllocation                                   m_Spectrum;
   bool                                           m_SpectrumValid{ false };
   SpectrumKey                                    m_SpectrumKey;
   std::vector<char>                              m_KernelValues;
   bool                                           m_ReusedSpectrum{ false };
   double                                         m_KernelCheckMilliseconds{ 0 };
-  DeviceBuffer                                   m_FFTBuffer;
-  DeviceBuffer                                   m_Source[2];
-  DeviceBuffer                                   m_Tile[2];
-  DeviceBuffer                                   m_Maps[2];
+  DeviceAllocation                                   m_FFTBuffer;
+  DeviceAllocation                                   m_Source[2];
+  DeviceAllocation                                   m_Tile[2];
+  DeviceAllocation                                   m_Maps[2];
   PinnedBuffer                                   m_HostMaps[2];
   std::uint64_t                                  m_Allocated{ 0 };
 };
@@ -842,6 +1036,29 @@ CudaFFTConvolutionEngine::Run(const Plan &                     plan,
   }
 }
 
+template <typename TValue>
+void
+CudaFFTConvolutionEngine::RunOnDevice(const Plan &                       plan,
+                                      const DeviceBuffer<const TValue> & input,
+                                      const DeviceBuffer<TValue> &       output,
+                                      const KernelValues<TValue> &       kernel,
+                                      bool                               normalize,
+                                      TValue                             constant,
+                                      StreamHandle                       stream)
+{
+  try
+  {
+    m_Impl->RunOnDevice<TValue>(plan, input, output, kernel, normalize, constant, static_cast<cudaStream_t>(stream));
+  }
+  catch (...)
+  {
+    // Tiles enqueued before the failure may still use the engine's buffers.
+    cudaStreamSynchronize(static_cast<cudaStream_t>(stream));
+    m_Impl->Drain();
+    throw;
+  }
+}
+
 bool
 CudaFFTConvolutionEngine::LastRunReusedSpectrum() const
 {
@@ -882,4 +1099,20 @@ CudaFFTConvolutionEngine::Run<double>(const Plan &,
                                       bool,
                                       double,
                                       const ProgressFunction &);
+template CudaFFTConvolution_EXPORT void
+CudaFFTConvolutionEngine::RunOnDevice<float>(const Plan &,
+                                             const DeviceBuffer<const float> &,
+                                             const DeviceBuffer<float> &,
+                                             const KernelValues<float> &,
+                                             bool,
+                                             float,
+                                             StreamHandle);
+template CudaFFTConvolution_EXPORT void
+CudaFFTConvolutionEngine::RunOnDevice<double>(const Plan &,
+                                              const DeviceBuffer<const double> &,
+                                              const DeviceBuffer<double> &,
+                                              const KernelValues<double> &,
+                                              bool,
+                                              double,
+                                              StreamHandle);
 } // namespace itk

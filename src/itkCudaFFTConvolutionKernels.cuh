@@ -79,7 +79,9 @@ struct FFTLayout
   long long f0, f1, f2, pitch;
 };
 
-/** Writes the padded, boundary-extended tile into the FFT buffer (one thread per voxel). */
+/** Writes the padded, boundary-extended tile into the FFT buffer (one thread per voxel). The
+ * source block's rows are s0 values apart and its slices s0 * s1: a compact tile, or the part
+ * of a larger input buffer a tile reads. */
 template <typename T>
 __global__ void
 PadTile(T * __restrict__ fft,
@@ -193,7 +195,9 @@ MultiplySpectra(TComplex * __restrict__ data, const TComplex * __restrict__ spec
   }
 }
 
-/** Copies the kept voxels of a tile out of the FFT buffer into a compact block. */
+/** Copies the kept voxels (t0 x t1 x t2) of a tile out of the FFT buffer into a block whose
+ * rows are d0 values apart and slices d0 * d1 (a compact block: d0 = t0, d1 = t1; a tile of a
+ * larger output buffer: that buffer's row length and rows per slice). */
 template <typename T>
 __global__ void
 CropTile(const T * __restrict__ fft,
@@ -204,7 +208,9 @@ CropTile(const T * __restrict__ fft,
          T * __restrict__ tile,
          long long t0,
          long long t1,
-         long long t2)
+         long long t2,
+         long long d0,
+         long long d1)
 {
   const long long total = t0 * t1 * t2;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
@@ -214,7 +220,7 @@ CropTile(const T * __restrict__ fft,
     const long long row = i / t0;
     const long long y = row % t1;
     const long long z = row / t1;
-    tile[i] = fft[((z + o2) * layout.f1 + (y + o1)) * layout.pitch + (x + o0)];
+    tile[(z * d1 + y) * d0 + x] = fft[((z + o2) * layout.f1 + (y + o1)) * layout.pitch + (x + o0)];
   }
 }
 

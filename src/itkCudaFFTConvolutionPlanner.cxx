@@ -497,11 +497,12 @@ EstimateForRequest(const PlanContext & context,
                    std::uint64_t       workAreaBytes)
 {
   const Request & request = context.request;
+  const bool      staged = !request.deviceResident;
   return Planner::EstimateMemory(fft,
-                                 sourceVoxels,
-                                 tileVoxels,
+                                 staged ? sourceVoxels : 0,
+                                 staged ? tileVoxels : 0,
                                  context.kernelVoxels,
-                                 slots,
+                                 staged ? slots : 1,
                                  request.elementSize,
                                  workAreaBytes,
                                  request.allocationGranularity,
@@ -540,8 +541,10 @@ TilingCost(const Request &   request,
            const SizeArray & fft)
 {
   const double bytes = static_cast<double>(request.elementSize);
+  // Host transfers cost about 20 FFT-buffer passes per byte; device-resident reads and writes one.
+  const double transfer = request.deviceResident ? 1.0 : 20.0;
   return static_cast<double>(tiles) *
-         (20.0 * bytes * static_cast<double>(source + tile) +
+         (transfer * bytes * static_cast<double>(source + tile) +
           4.0 * bytes * static_cast<double>(Planner::NumberOfSpectrumElements(fft) * 2) + 2.0e7);
 }
 
@@ -660,8 +663,9 @@ CutTiles(const Request & request, const Tiling & tiling, Plan & plan)
       }
     }
   }
-  // Two slots let one tile's transfers overlap the other's FFTs.
-  plan.stagingSlots = plan.tiles.size() > 1 ? 2 : 1;
+  // Two slots let one tile's transfers overlap the other's FFTs; device-resident tiles have no
+  // transfers and run one after another.
+  plan.stagingSlots = plan.tiles.size() > 1 && !request.deviceResident ? 2 : 1;
 }
 
 /** The memory of the tiles as cut, with the engine's work area when it gives one. */
@@ -670,9 +674,10 @@ PlanMemory(const Request & request, const Plan & plan, std::uint64_t kernelVoxel
 {
   const std::uint64_t workArea = request.workArea ? request.workArea(plan.fftSize, request.dimension)
                                                   : Planner::ModelWorkArea(plan.fftSize, request.elementSize);
+  const bool staged = !request.deviceResident;
   return Planner::EstimateMemory(plan.fftSize,
-                                 plan.maxSourceVoxels,
-                                 plan.maxTileVoxels,
+                                 staged ? plan.maxSourceVoxels : 0,
+                                 staged ? plan.maxTileVoxels : 0,
                                  kernelVoxels,
                                  plan.stagingSlots,
                                  request.elementSize,

@@ -1,0 +1,153 @@
+/*=========================================================================
+ *
+ *  Copyright NumFOCUS
+ *
+ *  Licensed under the Apache License, Version 2.0 (the "License");
+ *  you may not use this file except in compliance with the License.
+ *  You may obtain a copy of the License at
+ *
+ *         https://www.apache.org/licenses/LICENSE-2.0.txt
+ *
+ *  Unless required by applicable law or agreed to in writing, software
+ *  distributed under the License is distributed on an "AS IS" BASIS,
+ *  WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ *  See the License for the specific language governing permissions and
+ *  limitations under the License.
+ *
+ *=========================================================================*/
+/* The C ABI of CudaFFTConvolution's planner and GPU engine, without ITK: what a binding (the
+ * Python package's ctypes layer, or any language with a C FFI) loads from
+ * libcudafftconvolution.so. Opaque handles, status codes with a per-thread message, plain C
+ * types; no C++ exception crosses it. Arrays are contiguous with x fastest (a C-ordered NumPy
+ * array's last axis is x). A CUDA stream passes as void * (a cudaStream_t; NULL is the legacy
+ * default stream). */
+#ifndef cudafftconvolution_h
+#define cudafftconvolution_h
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#  define CFC_API __declspec(dllexport)
+#else
+#  define CFC_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Bumped when a struct or signature below changes. */
+#define CFC_ABI_VERSION 1
+
+typedef enum cfc_status
+{
+  CFC_OK = 0,
+  CFC_ERROR_INVALID_ARGUMENT = 1, /* a bad problem or buffer: nothing ran */
+  CFC_ERROR_BUDGET = 2,           /* no tiling fits the memory budget the caller set */
+  CFC_ERROR_OUT_OF_MEMORY = 3,    /* a device (or host) allocation failed */
+  CFC_ERROR_CUDA = 4,             /* a CUDA or cuFFT call failed */
+  CFC_ERROR_NO_DEVICE = 5,        /* no usable CUDA device (or not the one asked for) */
+  CFC_ERROR_INTERNAL = 6
+} cfc_status;
+
+enum cfc_mode
+{
+  CFC_MODE_SAME = 0,
+  CFC_MODE_VALID = 1,
+  CFC_MODE_FULL = 2
+};
+
+enum cfc_boundary
+{
+  CFC_BOUNDARY_ZERO_FLUX_NEUMANN = 0,
+  CFC_BOUNDARY_CONSTANT = 1,
+  CFC_BOUNDARY_PERIODIC = 2
+};
+
+/** One convolution problem. Per axis: image size N, kernel size K, centre c = floor(K/2);
+ * y[n] = sum_j k[j] x[n - j + c]. Axes beyond dimension have size 1. */
+typedef struct cfc_problem
+{
+  uint32_t dimension;       /* 1, 2 or 3 */
+  uint64_t image_size[3];   /* x, y, z */
+  uint64_t kernel_size[3];  /* x, y, z */
+  int32_t  mode;            /* cfc_mode */
+  int32_t  boundary;        /* cfc_boundary */
+  uint32_t element_size;    /* 4 (float) or 8 (double): the input, kernel and output type */
+  uint64_t memory_budget;   /* device bytes the engine may hold; 0: 80% of what is free */
+  int32_t  device_resident; /* 1: input, output (and the kernel if so flagged) are device memory */
+} cfc_problem;
+
+/** What a plan holds. The output region's index is relative to the image's first voxel
+ * (SAME 0, VALID K-1-c, FULL -c per axis). */
+typedef struct cfc_plan_info
+{
+  int64_t  output_index[3];
+  uint64_t output_size[3];
+  uint64_t fft_size[3];
+  uint64_t tiles;
+  uint64_t peak_device_bytes; /* device memory the run holds at most, beyond the caller's arrays */
+  uint64_t memory_budget;     /* the budget planned with (0: no limit) */
+} cfc_plan_info;
+
+typedef struct cfc_engine cfc_engine;
+
+/** The message of the calling thread's last failed call ("" when none). */
+CFC_API const char * cfc_last_error(void);
+
+CFC_API int cfc_abi_version(void);
+
+/** 1 when a usable CUDA device is present (device: an ordinal, -1 for the current one), else 0
+ * with the reason in reason (when not NULL, truncated to capacity). */
+CFC_API int cfc_device_available(int device, char * reason, size_t capacity);
+
+CFC_API cfc_status cfc_device_memory(int device, uint64_t * free_bytes, uint64_t * total_bytes);
+
+/** Plans a problem without running it: the output region, tiles and device memory. With a
+ * device present the cuFFT work areas are exact, otherwise modelled. A budget of 0 plans with
+ * 80% of the device's free memory (no limit without a device). */
+CFC_API cfc_status cfc_plan(const cfc_problem * problem, int device, cfc_plan_info * info);
+
+/** An engine for a device (-1: the calling thread's current device when it first runs). It
+ * keeps the cuFFT plans, the kernel spectrum and its buffers between runs; one caller at a time. */
+CFC_API cfc_status cfc_engine_create(int device, cfc_engine ** engine);
+
+/** Waits for the engine's work, frees everything it holds and the handle (NULL is ignored). */
+CFC_API void cfc_engine_destroy(cfc_engine * engine);
+
+/** Waits for the engine's work and frees its device and page-locked memory; it stays usable. */
+CFC_API cfc_status cfc_engine_release(cfc_engine * engine);
+
+/** Device bytes the engine holds now. */
+CFC_API cfc_status cfc_engine_allocated_bytes(const cfc_engine * engine, uint64_t * bytes);
+
+/** 1 when the engine's last run reused its cached kernel spectrum. */
+CFC_API int cfc_engine_reused_spectrum(const cfc_engine * engine);
+
+/** Convolves. Host problems (device_resident 0): input, output and kernel are host memory; the
+ * call returns when the output is written. Device-resident problems: input and output are
+ * device memory of the engine's device, the kernel is device memory when kernel_on_device is 1
+ * (host memory otherwise); the work is enqueued on stream and the call returns without waiting
+ * for it. The output buffer holds info's output region (compact). kernel_identity: non-zero
+ * promises that calls giving the same identity give the same kernel values, so the cached
+ * spectrum is reused without comparing them; 0 compares host values and always transforms a
+ * device kernel. constant is the value of a constant boundary. info (may be NULL) receives the
+ * plan that ran. */
+CFC_API cfc_status cfc_convolve(cfc_engine *        engine,
+                                const cfc_problem * problem,
+                                const void *        input,
+                                void *              output,
+                                const void *        kernel,
+                                int                 kernel_on_device,
+                                uint64_t            kernel_identity,
+                                int                 normalize,
+                                double              constant,
+                                void *              stream,
+                                cfc_plan_info *     info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,43 @@
+"""FFT convolution on NVIDIA GPUs through cuFFT, for NumPy, CuPy, PyTorch and itk.Image.
+
+The engine of the ITK module CudaFFTConvolution (ITK's geometry: SAME, VALID and FULL, kernel
+centre floor(K/2), ITK's boundary conditions), reached through its C ABI. Where there is no GPU,
+the same results come from NumPy's FFT; last_compute_device() says which path ran.
+
+    import cudafftconvolution as cfc
+    blurred = cfc.convolve(volume, psf, mode="same", normalize=True)
+"""
+from ._api import (
+    BOUNDARIES,
+    MODES,
+    Convolver,
+    MemoryEstimate,
+    convolve,
+    cuda_fft_convolution_image_filter,
+    estimate_gpu_memory,
+    gpu_available,
+    gpu_unavailable_reason,
+    last_compute_device,
+    release,
+)
+from ._native import CUFFT_SOURCE, LOAD_ERROR, CudaError, CudaOutOfMemoryError, GPUMemoryBudgetError, NoGPUError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BOUNDARIES",
+    "MODES",
+    "Convolver",
+    "CudaError",
+    "CudaOutOfMemoryError",
+    "GPUMemoryBudgetError",
+    "MemoryEstimate",
+    "NoGPUError",
+    "convolve",
+    "cuda_fft_convolution_image_filter",
+    "estimate_gpu_memory",
+    "gpu_available",
+    "gpu_unavailable_reason",
+    "last_compute_device",
+    "release",
+]

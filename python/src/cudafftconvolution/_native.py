@@ -1,0 +1,206 @@
+"""ctypes binding of libcudafftconvolution (the module's C ABI, capi/cudafftconvolution.h).
+
+ctypes rather than cffi: it is in the standard library (no build step, no dependency), and the
+C ABI has a dozen functions with plain structs, so one wheel serves every CPython >= 3.9.
+
+cuFFT (libcufft.so.12, CUDA 13) is loaded first, from the system's loader path, then from
+CUDA_HOME/CUDA_PATH and /usr/local/cuda, then from PyPI's nvidia-cufft (site-packages/nvidia/cu13/lib).
+The CUDA runtime is linked statically into the library. When the library cannot be loaded the
+package still imports: everything runs on the NumPy CPU path and LOAD_ERROR says why.
+"""
+import ctypes
+import os
+import site
+import sys
+import threading
+
+CUFFT_SONAME = "libcufft.so.12"
+ABI_VERSION = 1
+
+OK, INVALID_ARGUMENT, BUDGET, OUT_OF_MEMORY, CUDA, NO_DEVICE, INTERNAL = range(7)
+
+
+class Problem(ctypes.Structure):
+    _fields_ = [
+        ("dimension", ctypes.c_uint32),
+        ("image_size", ctypes.c_uint64 * 3),
+        ("kernel_size", ctypes.c_uint64 * 3),
+        ("mode", ctypes.c_int32),
+        ("boundary", ctypes.c_int32),
+        ("element_size", ctypes.c_uint32),
+        ("memory_budget", ctypes.c_uint64),
+        ("device_resident", ctypes.c_int32),
+    ]
+
+
+class PlanInfo(ctypes.Structure):
+    _fields_ = [
+        ("output_index", ctypes.c_int64 * 3),
+        ("output_size", ctypes.c_uint64 * 3),
+        ("fft_size", ctypes.c_uint64 * 3),
+        ("tiles", ctypes.c_uint64),
+        ("peak_device_bytes", ctypes.c_uint64),
+        ("memory_budget", ctypes.c_uint64),
+    ]
+
+
+class CudaError(RuntimeError):
+    """A CUDA or cuFFT call failed (the message carries CUDA's error text)."""
+
+
+class CudaOutOfMemoryError(CudaError, MemoryError):
+    """A device allocation failed."""
+
+
+class GPUMemoryBudgetError(MemoryError):
+    """No tiling of the problem fits the GPU memory budget that was set."""
+
+
+class NoGPUError(RuntimeError):
+    """The GPU was asked for, but no usable CUDA device (or native library) is present."""
+
+
+_EXCEPTIONS = {
+    INVALID_ARGUMENT: ValueError,
+    BUDGET: GPUMemoryBudgetError,
+    OUT_OF_MEMORY: CudaOutOfMemoryError,
+    CUDA: CudaError,
+    NO_DEVICE: NoGPUError,
+    INTERNAL: RuntimeError,
+}
+
+
+def _cufft_directories():
+    for variable in ("CUDA_HOME", "CUDA_PATH"):
+        if os.environ.get(variable):
+            yield os.path.join(os.environ[variable], "lib64")
+            yield os.path.join(os.environ[variable], "lib")
+    yield "/usr/local/cuda/lib64"
+    roots = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
+    roots += [site.getusersitepackages()] + [p for p in sys.path if p.endswith("site-packages")]
+    for root in roots:
+        yield os.path.join(root, "nvidia", "cu13", "lib")
+        yield os.path.join(root, "nvidia", "cufft", "lib")
+
+
+def _load_cufft():
+    """Loads cuFFT globally so that the library's dependency resolves; returns where from."""
+    try:
+        ctypes.CDLL(CUFFT_SONAME, mode=ctypes.RTLD_GLOBAL)
+        return "system"
+    except OSError:
+        pass
+    for directory in _cufft_directories():
+        path = os.path.join(directory, CUFFT_SONAME)
+        if os.path.exists(path):
+            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            return path
+    raise OSError(
+        f"{CUFFT_SONAME} (cuFFT of CUDA 13) was not found on the loader path, in CUDA_HOME or "
+        "/usr/local/cuda, or in PyPI's nvidia-cufft (pip install cudafftconvolution[cuda])"
+    )
+
+
+def _declare(lib):
+    p = ctypes.POINTER
+    u64 = ctypes.c_uint64
+    lib.cfc_last_error.restype = ctypes.c_char_p
+    lib.cfc_last_error.argtypes = []
+    lib.cfc_abi_version.restype = ctypes.c_int
+    lib.cfc_device_available.restype = ctypes.c_int
+    lib.cfc_device_available.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+    lib.cfc_device_memory.argtypes = [ctypes.c_int, p(u64), p(u64)]
+    lib.cfc_plan.argtypes = [p(Problem), ctypes.c_int, p(PlanInfo)]
+    lib.cfc_engine_create.argtypes = [ctypes.c_int, p(ctypes.c_void_p)]
+    lib.cfc_engine_destroy.restype = None
+    lib.cfc_engine_destroy.argtypes = [ctypes.c_void_p]
+    lib.cfc_engine_release.argtypes = [ctypes.c_void_p]
+    lib.cfc_engine_allocated_bytes.argtypes = [ctypes.c_void_p, p(u64)]
+    lib.cfc_engine_reused_spectrum.argtypes = [ctypes.c_void_p]
+    lib.cfc_convolve.argtypes = [
+        ctypes.c_void_p, p(Problem), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+        u64, ctypes.c_int, ctypes.c_double, ctypes.c_void_p, p(PlanInfo),
+    ]
+    for name in ("cfc_device_memory", "cfc_plan", "cfc_engine_create", "cfc_engine_release",
+                 "cfc_engine_allocated_bytes", "cfc_convolve"):
+        getattr(lib, name).restype = ctypes.c_int
+
+
+def _load():
+    path = os.environ.get("CUDAFFTCONVOLUTION_LIBRARY") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "libcudafftconvolution.so")
+    try:
+        cufft = _load_cufft()
+        lib = ctypes.CDLL(path)
+        _declare(lib)
+        if lib.cfc_abi_version() != ABI_VERSION:
+            raise OSError(f"{path} has C ABI version {lib.cfc_abi_version()}, this package needs {ABI_VERSION}")
+        return lib, None, cufft
+    except OSError as error:
+        return None, str(error), None
+
+
+LIBRARY, LOAD_ERROR, CUFFT_SOURCE = _load()
+
+
+def check(status):
+    """Raises the exception of a C ABI status, with the library's message."""
+    if status != OK:
+        message = LIBRARY.cfc_last_error().decode("utf-8", "replace")
+        raise _EXCEPTIONS.get(status, RuntimeError)(message)
+
+
+def device_available(device=-1):
+    """(True, "") or (False, why)."""
+    if LIBRARY is None:
+        return False, f"the native library could not be loaded: {LOAD_ERROR}"
+    reason = ctypes.create_string_buffer(1024)
+    available = LIBRARY.cfc_device_available(int(device), reason, len(reason)) == 1
+    return available, reason.value.decode("utf-8", "replace")
+
+
+class Engine:
+    """A cfc_engine handle: plans, kernel spectrum and buffers on one device; one call at a time."""
+
+    def __init__(self, device):
+        self.device = device
+        self._handle = ctypes.c_void_p()
+        self.lock = threading.Lock()
+        check(LIBRARY.cfc_engine_create(int(device), ctypes.byref(self._handle)))
+
+    def convolve(self, problem, input_pointer, output_pointer, kernel_pointer, kernel_on_device, identity,
+                 normalize, constant, stream):
+        info = PlanInfo()
+        check(LIBRARY.cfc_convolve(self._handle, ctypes.byref(problem), input_pointer, output_pointer,
+                                   kernel_pointer, int(kernel_on_device), int(identity), int(bool(normalize)),
+                                   float(constant), stream, ctypes.byref(info)))
+        return info
+
+    def reused_spectrum(self):
+        return LIBRARY.cfc_engine_reused_spectrum(self._handle) == 1
+
+    def allocated_bytes(self):
+        value = ctypes.c_uint64()
+        check(LIBRARY.cfc_engine_allocated_bytes(self._handle, ctypes.byref(value)))
+        return value.value
+
+    def release(self):
+        if self._handle:
+            check(LIBRARY.cfc_engine_release(self._handle))
+
+    def close(self):
+        if self._handle:
+            LIBRARY.cfc_engine_destroy(self._handle)
+            self._handle = ctypes.c_void_p()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # at interpreter exit ctypes may be gone
+            pass
+
+
+def plan(problem, device):
+    info = PlanInfo()
+    check(LIBRARY.cfc_plan(ctypes.byref(problem), int(device), ctypes.byref(info)))
+    return info

@@ -1,0 +1,37 @@
+"""Volumes larger than one machine's memory, or spread over a cluster: dask.array.map_overlap
+with a depth of floor(K/2) per axis (a SAME convolution's reach: K-1-floor(K/2) below and
+floor(K/2) above), calling convolve on each block with its halo. dask pads the true volume edges
+with the boundary ("nearest" for zero-flux Neumann, the constant, or "periodic"), and the
+package's own boundary touches only halo voxels that map_overlap trims, so the result equals
+the one-shot SAME convolution.
+
+On a cluster of GPU workers (dask_cuda.LocalCUDACluster, or one `dask worker --nthreads 1` per
+GPU with CUDA_VISIBLE_DEVICES set), each worker convolves its blocks on its own GPU; choose
+chunks so that a chunk plus its halo fits one GPU (estimate_gpu_memory), or let the engine tile.
+"""
+import numpy as np
+
+from ._api import _boundary
+from ._api import convolve as _convolve
+
+
+def convolve(array, kernel, boundary="zero-flux-neumann", constant=0.0, normalize=False, precision=None,
+             memory_budget=None, device=None):
+    """The SAME convolution of a dask array (or anything dask.array.asarray takes), lazily. Blocks
+    run through convolve(), whose GPU plans and kernel spectrum are shared by equal blocks."""
+    import dask.array as da
+
+    array = da.asarray(array)
+    kernel = np.asarray(kernel)
+    if kernel.ndim != array.ndim:
+        raise ValueError(f"the image has {array.ndim} dimensions and the kernel {kernel.ndim}: they must agree")
+    name = _boundary(boundary)
+    edge = {"zero-flux-neumann": "nearest", "periodic": "periodic", "constant": constant}[name]
+    wide = precision in ("float64", "double", np.float64) or (precision is None and array.dtype == np.float64)
+
+    def block(values):
+        return _convolve(np.ascontiguousarray(values), kernel, "same", name, constant, normalize, precision,
+                         memory_budget, device)
+
+    return array.map_overlap(block, depth=tuple(k // 2 for k in kernel.shape), boundary=edge,
+                             dtype=np.float64 if wide else np.float32)

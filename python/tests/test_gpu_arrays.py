@@ -1,0 +1,145 @@
+"""CuPy and PyTorch CUDA arrays: read and written on the device (no host round trip), on the
+caller's current stream, tiled under a budget; and a Convolver over device arrays."""
+import numpy as np
+import pytest
+from conftest import assert_close, direct_convolution, needs_gpu, scipy_reference
+
+import cudafftconvolution as cfc
+
+pytestmark = needs_gpu
+
+
+@pytest.fixture
+def cupy():
+    return pytest.importorskip("cupy")
+
+
+@pytest.fixture
+def torch():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    return torch
+
+
+def forbid_host_copies(monkeypatch, cupy):
+    """Any CuPy device-to-host copy during the call fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a device array went through the host")
+
+    monkeypatch.setattr(cupy.ndarray, "get", refuse)
+    monkeypatch.setattr(cupy, "asnumpy", refuse)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", ["same", "valid", "full"])
+def test_cupy_in_cupy_out_on_the_device(cupy, monkeypatch, dtype, mode):
+    rng = np.random.default_rng(1)
+    image = rng.random((24, 30, 36)).astype(dtype)
+    kernel = rng.random((5, 4, 7)).astype(dtype)
+    device_image = cupy.asarray(image)
+    device_kernel = cupy.asarray(kernel)
+    with monkeypatch.context() as patch:
+        forbid_host_copies(patch, cupy)
+        result = cfc.convolve(device_image, device_kernel, mode=mode, boundary="constant")
+        assert isinstance(result, cupy.ndarray) and result.dtype == dtype
+        attributes = cupy.cuda.runtime.pointerGetAttributes(result.data.ptr)
+        assert attributes.type == cupy.cuda.runtime.memoryTypeDevice  # device-only memory, not host or managed
+        assert result.device.id == device_image.device.id
+    assert_close(cupy.asnumpy(result), scipy_reference(image, kernel, mode), dtype)
+
+
+def test_cupy_normalized_device_kernel_and_tiles_under_a_budget(cupy):
+    rng = np.random.default_rng(2)
+    image = rng.random((40, 48, 56)).astype(np.float32)
+    kernel = rng.random((7, 6, 5)).astype(np.float32)
+    one = cfc.estimate_gpu_memory(image.shape, kernel.shape, on_device=True)
+    budget = one.peak_bytes // 3
+    for boundary in ("zero-flux-neumann", "periodic", "constant"):
+        for mode in ("same", "full", "valid"):
+            estimate = cfc.estimate_gpu_memory(image.shape, kernel.shape, mode, boundary, memory_budget=budget,
+                                               on_device=True)
+            assert estimate.tiles > 1 or mode == "valid"
+            result = cfc.convolve(cupy.asarray(image), cupy.asarray(kernel), mode=mode, boundary=boundary,
+                                  normalize=True, memory_budget=budget)
+            reference = direct_convolution(image, kernel / kernel.sum(dtype=np.float64), mode, boundary)
+            assert_close(cupy.asnumpy(result), reference, np.float32)
+
+
+def test_cupy_non_default_stream_is_followed(cupy):
+    """The input is written late by a kernel on a non-blocking stream: only work ordered on that
+    stream sees it."""
+    rng = np.random.default_rng(3)
+    image = rng.random((32, 64, 64)).astype(np.float32)
+    kernel = rng.random((5, 5, 5)).astype(np.float32)
+    source = cupy.asarray(image)
+    late_copy = cupy.RawKernel(r'''
+    extern "C" __global__ void late_copy(const float* from, float* to, long long n, long long cycles) {
+        long long start = clock64();
+        while (clock64() - start < cycles) {}
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+            to[i] = from[i];
+    }''', "late_copy")
+    stream = cupy.cuda.Stream(non_blocking=True)
+    with stream:
+        target = cupy.zeros_like(source)
+        stream.synchronize()
+        late_copy((64,), (256,), (source, target, np.int64(source.size), np.int64(200_000_000)))
+        result = cfc.convolve(target, kernel)
+        host = cupy.asnumpy(result, stream=stream)
+        stream.synchronize()
+    assert_close(host, direct_convolution(image, kernel, "same", "zero-flux-neumann"), np.float32)
+
+
+def test_convolver_over_cupy_arrays_reuses_its_spectrum(cupy):
+    rng = np.random.default_rng(4)
+    kernel = rng.random((9, 9, 9)).astype(np.float32)
+    with cfc.Convolver(cupy.asarray(kernel), normalize=True) as blur:
+        for _ in range(3):
+            image = rng.random((20, 40, 40)).astype(np.float32)
+            result = blur(cupy.asarray(image))
+            assert isinstance(result, cupy.ndarray)
+            assert_close(cupy.asnumpy(result), direct_convolution(image, kernel / kernel.sum(), "same",
+                                                                  "zero-flux-neumann"), np.float32)
+        assert blur.last_reused_spectrum and blur.last_compute_device == "gpu"
+
+
+@pytest.mark.parametrize("mode", ["same", "full"])
+def test_torch_in_torch_out_on_the_device(torch, monkeypatch, mode):
+    rng = np.random.default_rng(5)
+    image = rng.random((16, 40, 24))
+    kernel = rng.random((3, 6, 5))
+    device_image = torch.from_numpy(image).cuda()
+    device_kernel = torch.from_numpy(kernel).cuda()
+    with monkeypatch.context() as patch:
+        def refuse(*args, **kwargs):
+            raise AssertionError("a device tensor went through the host")
+
+        patch.setattr(torch.Tensor, "cpu", refuse)
+        patch.setattr(torch.Tensor, "numpy", refuse)
+        result = cfc.convolve(device_image, device_kernel, mode=mode, boundary="periodic")
+        assert isinstance(result, torch.Tensor) and result.is_cuda and result.dtype == torch.float64
+        assert result.device == device_image.device
+    assert_close(result.cpu().numpy(), direct_convolution(image, kernel, mode, "periodic"), np.float64)
+
+
+def test_torch_non_default_stream_is_followed(torch):
+    rng = np.random.default_rng(6)
+    image = torch.from_numpy(rng.random((32, 48, 48)).astype(np.float32)).cuda()
+    kernel = rng.random((5, 3, 7)).astype(np.float32)
+    stream = torch.cuda.Stream()
+    with torch.cuda.stream(stream):
+        target = torch.zeros_like(image)
+        stream.synchronize()
+        torch.cuda._sleep(200_000_000)
+        target.copy_(image)
+        result = cfc.convolve(target, kernel)
+        host = result.cpu()
+    assert_close(host.numpy(), direct_convolution(image.cpu().numpy(), kernel, "same", "zero-flux-neumann"),
+                 np.float32)
+
+
+def test_torch_cpu_tensor_gives_a_cpu_tensor(torch):
+    image = torch.rand(10, 12)
+    result = cfc.convolve(image, torch.ones(3, 3))
+    assert isinstance(result, torch.Tensor) and not result.is_cuda and result.dtype == torch.float32

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The pip package (python/): builds its wheel once with `python -m build`, installs it into a
+# fresh virtual environment as a user would (with NumPy, SciPy, pytest, dask, PyPI's itk-core,
+# nbclient, ipykernel and matplotlib from PyPI) and runs its tests there: GPU tests where a CUDA
+# device is present, the CPU path elsewhere. The example notebook runs as one of the tests.
+#   scripts/test-python-package.sh [WORKDIR]      default: <repo>/build-python-package
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=${1:-$repo/build-python-package}
+python=${CUDAFFT_PYTHON:-/usr/bin/python3}
+"$repo/scripts/install-deps.sh" >&2
+mkdir -p "$work"
+export CUDACXX=${CUDACXX:-/usr/local/cuda/bin/nvcc}
+
+echo "--- building the wheel ($(date +%T))"
+rm -rf "$work/venv-build" "$work/dist"
+"$python" -m venv "$work/venv-build"
+"$work/venv-build/bin/pip" install -q --upgrade pip build
+"$work/venv-build/bin/python" -m build --wheel --outdir "$work/dist" "$repo/python"
+wheel=$(ls "$work"/dist/cudafftconvolution-*.whl)
+echo "built $wheel"
+
+echo "--- installing it into a fresh virtual environment ($(date +%T))"
+rm -rf "$work/venv"
+"$python" -m venv "$work/venv"
+"$work/venv/bin/pip" install -q --upgrade pip
+"$work/venv/bin/pip" install -q "$wheel" scipy pytest "dask[array]" "itk-core==5.4.*" nbclient ipykernel matplotlib
+
+echo "--- tests ($(date +%T))"
+# From the tests folder, so that the installed package (not the source tree) is imported.
+cd "$repo/python/tests"
+"$work/venv/bin/python" -m pytest -q -p no:cacheprovider -rs .
