@@ -2,18 +2,21 @@
 # Builds the module and runs its tests:
 #  - against ITK 5.2.1 (Debian bookworm's source package): the C++ tests and the command-line
 #    tool's tests; then against an ITK 5.2.1 tree with Python wrapping: the Python tests;
+#  - the pip package (python/): its wheel built once, installed into a fresh virtual environment
+#    with PyPI's itk-core, its tests and example notebook run there;
 #  - against the newest ITK 5.4.x source package the archive offers (C++), when there is one;
 #  - the host code again with AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
 # GPU tests run where a CUDA device is present and are reported as skipped elsewhere.
-#   scripts/test.sh [cxx-5.2.1 python-5.2.1 cxx-5.4 sanitizers]     default: all four
+#   scripts/test.sh [cxx-5.2.1 python-package python-5.2.1 cxx-5.4 sanitizers]     default: all five
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(cxx-5.2.1 sanitizers cxx-5.4 python-5.2.1)
+stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(cxx-5.2.1 python-package sanitizers cxx-5.4 python-5.2.1)
 status=0
 for stage in "${stages[@]}"; do
   echo "=== $stage ($(date +%T))"
   case "$stage" in
     sanitizers) "$repo/scripts/test-sanitizers.sh" || status=1; continue ;;
+    python-package) "$repo/scripts/test-python-package.sh" || status=1; continue ;;
     python-*) flavour=python; version=${stage#python-} ;;
     cxx-*) flavour=cxx; version=${stage#cxx-} ;;
     *) echo "unknown stage $stage"; exit 2 ;;

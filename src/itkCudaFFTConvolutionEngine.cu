@@ -546,9 +546,9 @@ public:
     using Complex = typename FFTTraits<T>::Complex;
     const FFTLayout     layout = Layout(plan.fftSize);
     const std::uint64_t spectrumElements = Planner::NumberOfSpectrumElements(plan.fftSize);
-    const std::uint64_t paddedValues = static_cast<std::uint64_t>(layout.pitch) * plan.fftSize[1] * plan.fftSize[2];
     T *                 fft = static_cast<T *>(m_FFTBuffer.pointer);
-    PadTile<T><<<BlocksFor(paddedValues), ThreadsPerBlock, 0, stream>>>(
+    const RowLaunch     pad = RowsOf(layout.pitch, layout.f1, layout.f2);
+    PadTile<T><<<pad.grid, pad.block, 0, stream>>>(
       fft, layout, ends.source, ends.sourceRow, ends.sourceRows, ends.maps, constant);
     CheckLaunch("PadTile");
     CUDAFFT_CHECK(FFTTraits<T>::ExecForward(m_Plans.forward, fft));
@@ -557,7 +557,10 @@ public:
     CheckLaunch("MultiplySpectra");
     CUDAFFT_CHECK(FFTTraits<T>::ExecInverse(m_Plans.inverse, fft));
     const auto crop = Planner::CropOffset(plan.kernelSize);
-    CropTile<T><<<BlocksFor(tile.output.NumberOfVoxels()), ThreadsPerBlock, 0, stream>>>(
+    const RowLaunch cropLaunch = RowsOf(static_cast<long long>(tile.output.size[0]),
+                                   static_cast<long long>(tile.output.size[1]),
+                                        static_cast<long long>(tile.output.size[2]));
+    CropTile<T><<<cropLaunch.grid, cropLaunch.block, 0, stream>>>(
       fft,
       layout,
       crop[0],

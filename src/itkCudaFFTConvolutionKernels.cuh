@@ -79,7 +79,29 @@ struct FFTLayout
   long long f0, f1, f2, pitch;
 };
 
-/** Writes the padded, boundary-extended tile into the FFT buffer (one thread per voxel). The
+/** A launch over a block of rows: x along a row, y over rows, z over slices, each loop
+ * grid-strided, so no thread divides a flat index (64-bit division costs dozens of instructions)
+ * and any extent fits CUDA's grid limits. Narrow rows share a block of 256 threads. */
+struct RowLaunch
+{
+  dim3 grid;
+  dim3 block;
+};
+
+inline RowLaunch
+RowsOf(long long rowLength, long long rows, long long slices)
+{
+  const long long width = std::min<long long>(ThreadsPerBlock, std::max<long long>(32, (rowLength + 31) / 32 * 32));
+  const long long height = ThreadsPerBlock / width;
+  RowLaunch       launch;
+  launch.block = dim3(static_cast<unsigned int>(width), static_cast<unsigned int>(height), 1);
+  launch.grid = dim3(static_cast<unsigned int>(std::min<long long>((rowLength + width - 1) / width, 1 << 20)),
+                     static_cast<unsigned int>(std::min<long long>((rows + height - 1) / height, 65535)),
+                     static_cast<unsigned int>(std::min<long long>(slices, 65535)));
+  return launch;
+}
+
+/** Writes the padded, boundary-extended tile into the FFT buffer (one thread per value). The
  * source block's rows are s0 values apart and its slices s0 * s1: a compact tile, or the part
  * of a larger input buffer a tile reads. */
 template <typename T>
@@ -94,26 +116,31 @@ PadTile(T * __restrict__ fft,
 {
   // Every value of every row, the in-place layout's padding columns (p0 >= F0) included: cuFFT
   // loads them with its vectors, so they are written (with zeros) rather than left unset.
-  const long long total = layout.pitch * layout.f1 * layout.f2;
   const long long * map0 = maps;
   const long long * map1 = maps + layout.f0;
   const long long * map2 = map1 + layout.f1;
-  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<long long>(gridDim.x) * blockDim.x)
+  for (long long p2 = blockIdx.z; p2 < layout.f2; p2 += gridDim.z)
   {
-    const long long p0 = i % layout.pitch;
-    const long long row = i / layout.pitch;
-    if (p0 >= layout.f0)
-    {
-      fft[i] = T(0);
-      continue;
-    }
-    const long long p1 = row % layout.f1;
-    const long long p2 = row / layout.f1;
-    const long long i0 = map0[p0];
-    const long long i1 = map1[p1];
     const long long i2 = map2[p2];
-    fft[i] = (i0 < 0 || i1 < 0 || i2 < 0) ? constant : source[(i2 * s1 + i1) * s0 + i0];
+    for (long long p1 = blockIdx.y * static_cast<long long>(blockDim.y) + threadIdx.y; p1 < layout.f1;
+         p1 += static_cast<long long>(gridDim.y) * blockDim.y)
+    {
+      const long long i1 = map1[p1];
+      T *             row = fft + (p2 * layout.f1 + p1) * layout.pitch;
+      const T *       from = source + (i2 * s1 + i1) * s0;
+      const bool      outside = i1 < 0 || i2 < 0;
+      for (long long p0 = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; p0 < layout.pitch;
+           p0 += static_cast<long long>(gridDim.x) * blockDim.x)
+      {
+        if (p0 >= layout.f0)
+        {
+          row[p0] = T(0);
+          continue;
+        }
+        const long long i0 = map0[p0];
+        row[p0] = (outside || i0 < 0) ? constant : from[i0];
+      }
+    }
   }
 }
 
@@ -197,7 +224,7 @@ MultiplySpectra(TComplex * __restrict__ data, const TComplex * __restrict__ spec
 
 /** Copies the kept voxels (t0 x t1 x t2) of a tile out of the FFT buffer into a block whose
  * rows are d0 values apart and slices d0 * d1 (a compact block: d0 = t0, d1 = t1; a tile of a
- * larger output buffer: that buffer's row length and rows per slice). */
+ * larger output buffer: that buffer's row length and rows per slice). Launched by RowsOf. */
 template <typename T>
 __global__ void
 CropTile(const T * __restrict__ fft,
@@ -212,15 +239,19 @@ CropTile(const T * __restrict__ fft,
          long long d0,
          long long d1)
 {
-  const long long total = t0 * t1 * t2;
-  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<long long>(gridDim.x) * blockDim.x)
+  for (long long z = blockIdx.z; z < t2; z += gridDim.z)
   {
-    const long long x = i % t0;
-    const long long row = i / t0;
-    const long long y = row % t1;
-    const long long z = row / t1;
-    tile[(z * d1 + y) * d0 + x] = fft[((z + o2) * layout.f1 + (y + o1)) * layout.pitch + (x + o0)];
+    for (long long y = blockIdx.y * static_cast<long long>(blockDim.y) + threadIdx.y; y < t1;
+         y += static_cast<long long>(gridDim.y) * blockDim.y)
+    {
+      const T * from = fft + ((z + o2) * layout.f1 + (y + o1)) * layout.pitch + o0;
+      T *       to = tile + (z * d1 + y) * d0;
+      for (long long x = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; x < t0;
+           x += static_cast<long long>(gridDim.x) * blockDim.x)
+      {
+        to[x] = from[x];
+      }
+    }
   }
 }
 

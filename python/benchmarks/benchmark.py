@@ -11,7 +11,8 @@ Cases (NumPy order, SAME): (a) 128x512x512 * 128x256x256, (b) 128x512x512 * 15^3
 - cupy_fftconvolve: cupyx.scipy.signal.fftconvolve(mode="same") with its pool;
 - cupy_careful: the kernel's transfer function computed once, then pad, rfftn, multiply, irfftn
   and crop per image, with its pool; torch_careful: the same with torch.fft;
-- numpy: NumPy in and out through a Convolver (host path); scipy: scipy.signal.fftconvolve ((b));
+- numpy: NumPy in and out through a Convolver (host path), a new output each call (as the C++
+  filter's batch) and into one reused output (out=, as the C++ filter's same); scipy: scipy.signal.fftconvolve ((b));
 - first: import time and first call in a fresh process.
 Medians of warm calls; each call is timed from before it is made until the GPU has finished it.
 """
@@ -147,6 +148,10 @@ def numpy_path(case, image, kernel, repeats):
     with cfc.Convolver(kernel, device="gpu") as blur:
         median, fastest = median_ms(lambda: blur(image), repeats, lambda: None)
         emit({"bench": "numpy", "case": case, "median_ms": median, "min_ms": fastest,
+              "tiles": blur.last_estimate.tiles})
+        out = np.empty_like(image)
+        median, fastest = median_ms(lambda: blur(image, out=out), repeats, lambda: None)
+        emit({"bench": "numpy_out", "case": case, "median_ms": median, "min_ms": fastest,
               "tiles": blur.last_estimate.tiles})
 
 

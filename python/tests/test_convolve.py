@@ -140,3 +140,21 @@ def test_no_gpu_is_reported_and_a_required_gpu_raises():
         assert cfc.gpu_unavailable_reason()
         with pytest.raises(cfc.NoGPUError):
             cfc.convolve(np.ones((4, 4)), np.ones((3, 3)), device="gpu")
+
+
+def test_out_receives_the_result_and_is_checked():
+    rng = np.random.default_rng(17)
+    image = rng.random((12, 13, 14)).astype(np.float32)
+    kernel = rng.random((3, 3, 3)).astype(np.float32)
+    out = np.empty((14, 15, 16), np.float32)
+    result = cfc.convolve(image, kernel, mode="full", out=out)
+    assert result is out
+    assert_close(out, direct_convolution(image, kernel, "full", "zero-flux-neumann"), np.float32)
+    with cfc.Convolver(kernel) as blur:
+        same = np.empty_like(image)
+        assert blur(image, out=same) is same
+        assert_close(same, direct_convolution(image, kernel, "same", "zero-flux-neumann"), np.float32)
+    for wrong in (np.empty((12, 13, 15), np.float32), np.empty((12, 13, 14), np.float64),
+                  np.empty((14, 13, 12), np.float32).T):
+        with pytest.raises(ValueError, match="out"):
+            cfc.convolve(image, kernel, out=wrong)

@@ -50,19 +50,22 @@ def test_cupy_in_cupy_out_on_the_device(cupy, monkeypatch, dtype, mode):
 
 
 def test_cupy_normalized_device_kernel_and_tiles_under_a_budget(cupy):
+    """Tiles read and write the caller's device buffers in place; against the CPU path (itself
+    tested against direct sums)."""
     rng = np.random.default_rng(2)
-    image = rng.random((40, 48, 56)).astype(np.float32)
+    image = rng.random((60, 200, 256)).astype(np.float32)
     kernel = rng.random((7, 6, 5)).astype(np.float32)
     one = cfc.estimate_gpu_memory(image.shape, kernel.shape, on_device=True)
-    budget = one.peak_bytes // 3
+    budget = int(one.peak_bytes * 0.6)
     for boundary in ("zero-flux-neumann", "periodic", "constant"):
         for mode in ("same", "full", "valid"):
             estimate = cfc.estimate_gpu_memory(image.shape, kernel.shape, mode, boundary, memory_budget=budget,
                                                on_device=True)
-            assert estimate.tiles > 1 or mode == "valid"
+            assert estimate.tiles > 1
             result = cfc.convolve(cupy.asarray(image), cupy.asarray(kernel), mode=mode, boundary=boundary,
-                                  normalize=True, memory_budget=budget)
-            reference = direct_convolution(image, kernel / kernel.sum(dtype=np.float64), mode, boundary)
+                                  constant=0.5, normalize=True, memory_budget=budget)
+            reference = cfc.convolve(image, kernel, mode=mode, boundary=boundary, constant=0.5, normalize=True,
+                                     device="cpu")
             assert_close(cupy.asnumpy(result), reference, np.float32)
 
 
@@ -143,3 +146,15 @@ def test_torch_cpu_tensor_gives_a_cpu_tensor(torch):
     image = torch.rand(10, 12)
     result = cfc.convolve(image, torch.ones(3, 3))
     assert isinstance(result, torch.Tensor) and not result.is_cuda and result.dtype == torch.float32
+
+
+def test_cupy_out_buffer_is_written_in_place(cupy):
+    rng = np.random.default_rng(7)
+    image = rng.random((16, 30, 40)).astype(np.float32)
+    kernel = rng.random((5, 4, 3)).astype(np.float32)
+    out = cupy.full((20, 33, 42), np.nan, cupy.float32)
+    result = cfc.convolve(cupy.asarray(image), cupy.asarray(kernel), mode="full", out=out)
+    assert result is out
+    assert_close(cupy.asnumpy(out), direct_convolution(image, kernel, "full", "zero-flux-neumann"), np.float32)
+    with pytest.raises(ValueError, match="out"):
+        cfc.convolve(cupy.asarray(image), kernel, out=np.empty((16, 30, 40), np.float32))

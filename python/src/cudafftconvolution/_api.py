@@ -226,9 +226,26 @@ def _gpu_ordinal(settings, image):
     return None
 
 
-def _run_gpu(settings, image, kernel, dtype, engine):
+def _output(image, sizes, out, dtype):
+    """A new output array, or \a out when it is a C-contiguous array of the result's shape, type
+    and place (NumPy, or the image's CUDA library on its device)."""
+    if out is None:
+        return image.empty(sizes)
+    if _arrays.library_of(out) != _arrays.library_of(image.array):
+        raise ValueError(f"out is a {_arrays.library_of(out)} array, the image a {_arrays.library_of(image.array)} one")
+    flags = getattr(out, "flags", None)
+    contiguous = flags.c_contiguous if flags is not None else out.is_contiguous()
+    same_type = str(out.dtype).split(".")[-1] == np.dtype(dtype).name
+    if tuple(out.shape) != tuple(sizes) or not same_type or not contiguous:
+        raise ValueError(f"out must be a C-contiguous {np.dtype(dtype).name} array of shape {tuple(sizes)}")
+    if _arrays.device_of(out) != image.device:
+        raise ValueError("out must be on the image's device")
+    return out
+
+
+def _run_gpu(settings, image, kernel, dtype, engine, out):
     _, sizes = _cpu.output_region(image.array.shape, kernel.shape, settings.mode)
-    output = image.empty(sizes)
+    output = _output(image, sizes, out, dtype)
     if 0 in sizes:
         return output, None
     problem = _problem(image.array.shape, kernel.shape, settings.mode, settings.boundary, dtype, settings.budget,
@@ -242,14 +259,21 @@ def _run_gpu(settings, image, kernel, dtype, engine):
     return output, (_estimate_of(info, len(sizes)), reused)
 
 
-def _run_cpu(settings, image, kernel, dtype):
-    return _cpu.convolve(image.to_host(), kernel.host(dtype)[0], settings.mode, settings.boundary, settings.constant,
-                         settings.normalize, dtype)
+def _run_cpu(settings, image, kernel, dtype, out):
+    result = _cpu.convolve(image.to_host(), kernel.host(dtype)[0], settings.mode, settings.boundary, settings.constant,
+                           settings.normalize, dtype)
+    if out is None:
+        return result
+    output = _output(image, result.shape, out, dtype)
+    output[...] = result if _arrays.library_of(output) == "numpy" else image.wrap(result)
+    return output
 
 
-def _execute(settings, image, kernel, engine_for, record):
+def _execute(settings, image, kernel, engine_for, record, out=None):
     """Convolves one image (any supported kind); record(device, estimate, reused) notes the path."""
     if _itk.is_image(image):
+        if out is not None:
+            raise ValueError("out is for arrays; an itk.Image result is a new image")
         pixels = _itk.to_array(image)
         result = _execute(settings, pixels, kernel, engine_for, record)
         starts, _ = _cpu.output_region(pixels.shape, kernel.shape, settings.mode)
@@ -260,7 +284,7 @@ def _execute(settings, image, kernel, engine_for, record):
     ordinal = _gpu_ordinal(settings, operand)
     if ordinal is not None:
         try:
-            output, details = _run_gpu(settings, operand, kernel, dtype, engine_for(ordinal))
+            output, details = _run_gpu(settings, operand, kernel, dtype, engine_for(ordinal), out)
             record("gpu", *(details or (None, None)))
             return operand.wrap(output)
         except (_native.CudaError, _native.NoGPUError) as error:
@@ -268,7 +292,7 @@ def _execute(settings, image, kernel, engine_for, record):
                 raise
             warnings.warn(f"the GPU could not run this convolution, so it runs on the CPU: {error}", RuntimeWarning,
                           stacklevel=3)
-    output = _run_cpu(settings, operand, kernel, dtype)
+    output = _run_cpu(settings, operand, kernel, dtype, out)
     record("cpu", None, None)
     return operand.wrap(output)
 
@@ -278,7 +302,7 @@ def _record_thread(device, estimate, reused):
 
 
 def convolve(image, kernel, mode="same", boundary="zero-flux-neumann", constant=0.0, normalize=False,
-             precision=None, memory_budget=None, device=None):
+             precision=None, memory_budget=None, device=None, out=None):
     """Convolves an image with a kernel of the same dimension (1, 2 or 3).
 
     image, kernel: NumPy arrays (or anything np.asarray takes), CuPy or PyTorch arrays (CUDA
@@ -291,11 +315,13 @@ def convolve(image, kernel, mode="same", boundary="zero-flux-neumann", constant=
     precision: None (float64 for float64 images, float32 otherwise), "float32" or "float64".
     memory_budget: GPU bytes (or "4GiB"); None: 80% of the free memory; tiles beyond it.
     device: None (the GPU when present, else the CPU), "cpu", "gpu", an ordinal or "cuda:N".
+    out: an array to write the result into (C-contiguous, the result's shape and type, the
+    image's library and device), e.g. to reuse one buffer over a loop.
     The GPU plans and kernel spectrum are kept between calls (release() frees them);
     last_compute_device() says which path ran.
     """
     settings = _settings(mode, boundary, constant, normalize, precision, memory_budget, device)
-    return _execute(settings, image, _Kernel(kernel, private=False), _shared_engine, _record_thread)
+    return _execute(settings, image, _Kernel(kernel, private=False), _shared_engine, _record_thread, out)
 
 
 class Convolver:
@@ -335,11 +361,12 @@ class Convolver:
         self.last_compute_device, self.last_estimate, self.last_reused_spectrum = device, estimate, reused
         _local.last = device
 
-    def __call__(self, image):
-        return self.convolve(image)
+    def __call__(self, image, out=None):
+        return self.convolve(image, out)
 
-    def convolve(self, image):
-        return _execute(self.settings, image, self._kernel, self._engine, self._record)
+    def convolve(self, image, out=None):
+        """The convolution of one image (out: as convolve's)."""
+        return _execute(self.settings, image, self._kernel, self._engine, self._record, out)
 
     def estimate_gpu_memory(self, image_shape, precision=None, on_device=False):
         s = self.settings

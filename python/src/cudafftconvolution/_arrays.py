@@ -102,6 +102,16 @@ class TorchOperand:
         return result if isinstance(result, self.torch.Tensor) else self.torch.from_numpy(result)
 
 
+def device_of(array):
+    """The CUDA device ordinal of a CuPy or PyTorch CUDA array; None for host arrays."""
+    library = library_of(array)
+    if library == "cupy":
+        return array.device.id
+    if library == "torch" and array.is_cuda:
+        return array.device.index
+    return None
+
+
 def computation_dtype(array, precision):
     """float64 for float64 inputs (or when asked), float32 otherwise; integers become float32."""
     if precision is not None:
