@@ -18,6 +18,7 @@
 #ifndef itkCudaFFTConvolutionImageFilter_h
 #define itkCudaFFTConvolutionImageFilter_h
 
+#include "itkConstantBoundaryCondition.h"
 #include "itkConvolutionImageFilterBase.h"
 #include "itkCudaFFTConvolutionCompatibility.h"
 #include "itkCudaFFTConvolutionEngine.h"
@@ -25,9 +26,12 @@
 #include "itkCudaFFTConvolutionPlanner.h"
 #include "itkCudaPinnedImportImageContainer.h" // the opt-in page-locked pixel container
 #include "itkImage.h"
+#include "itkPeriodicBoundaryCondition.h"
+#include "itkZeroFluxNeumannBoundaryCondition.h"
 
 #include <complex>
 #include <memory>
+#include <string>
 #include <type_traits>
 
 
@@ -49,6 +53,10 @@ namespace itk
  * constant), ZeroFluxNeumannBoundaryCondition (ITK's default) or PeriodicBoundaryCondition. Any
  * other boundary condition is rejected with an exception rather than silently approximated. No
  * mode wraps around: each tile is padded to at least its window, never circularly aliased.
+ * Unlike ITK's filters, which keep the caller's boundary condition by pointer, this filter copies
+ * the three it supports, so the object given may be destroyed at once (a Python temporary); the
+ * boundary may also be given by name, SetBoundaryCondition("periodic"), which is what
+ * itk.cuda_fft_convolution_image_filter(image, kernel_image=k, boundary_condition="periodic") calls.
  *
  * The filter streams: an output requested region needs only that region grown by the kernel
  * (K-1-c voxels below, c above, per axis), clipped to the input, and a streamed result equals
@@ -119,6 +127,26 @@ public:
   static_assert(std::is_arithmetic<InputPixelType>::value && std::is_arithmetic<KernelPixelType>::value,
                 "the input and kernel pixel types must be scalar");
 
+  /** Sets the boundary condition. A ConstantBoundaryCondition (its constant included),
+   * ZeroFluxNeumannBoundaryCondition or PeriodicBoundaryCondition of TInputImage (exactly that
+   * type) is copied into the filter, and the superclass is handed the filter's own copy: the
+   * object given may be destroyed right after the call, as a Python temporary is, and
+   * GetBoundaryCondition() returns the copy. A change made to the caller's object afterwards is
+   * seen once it is set again. The filter is Modified() when the condition it applies changes
+   * (its kind or its constant), as itkSetMacro does for a value. Any other condition (nullptr
+   * included) is kept by pointer as by ITK's filters, so it must outlive the updates, and an
+   * update rejects it with an exception. */
+  void
+  SetBoundaryCondition(BoundaryConditionType * condition) override;
+
+  /** Sets the boundary condition by name (case-insensitive, '_' and '-' alike):
+   * "zero-flux-neumann" (also "zero_flux_neumann" and "neumann"), "constant" (the constant 0;
+   * SetBoundaryCondition with a ConstantBoundaryCondition sets another) or "periodic". An unknown
+   * name throws an ExceptionObject that names it and lists these. For ITK's Python functional
+   * interface: boundary_condition="periodic". */
+  virtual void
+  SetBoundaryCondition(const std::string & name);
+
   /** ITK's SAME or VALID (ConvolutionImageFilterBaseEnums); FULL through SetOutputRegion. */
   void
   SetOutputRegionMode(const OutputRegionModeEnum mode) override;
@@ -178,13 +206,19 @@ public:
                     SizeValueType                              budget = 0,
                     BoundaryEnum                               boundary = BoundaryEnum::ZERO_FLUX_NEUMANN);
 
-  /** The whole GPU plan behind EstimateGPUMemory: tiles, FFT size, each buffer's bytes. */
+#if !defined(ITK_WRAPPING_PARSER) // PlanType is not wrapped: Python would get an opaque, leaked pointer
+  /** The whole GPU plan behind EstimateGPUMemory: tiles, FFT size, each buffer's bytes.
+   * C++ only; Python has EstimateGPUMemory. */
   static PlanType
   MakeGPUPlan(const typename InputImageType::SizeType &  imageSize,
               const typename KernelImageType::SizeType & kernelSize,
               OutputRegionEnum                           mode = OutputRegionEnum::SAME,
               SizeValueType                              budget = 0,
-              BoundaryEnum                               boundary = BoundaryEnum::ZERO_FLUX_NEUMANN);
+              BoundaryEnum                               boundary = BoundaryEnum::ZERO_FLUX_NEUMANN)
+  {
+    return PlanForSizes(imageSize, kernelSize, mode, budget, boundary);
+  }
+#endif
 
   /** Frees every GPU buffer, cuFFT plan, cached kernel spectrum and pinned staging buffer. */
   void
@@ -214,6 +248,14 @@ protected:
   GetKernelSizeArray() const;
 
 private:
+  /** MakeGPUPlan and EstimateGPUMemory; out of the wrapping's sight (PlanType is not wrapped). */
+  static PlanType
+  PlanForSizes(const typename InputImageType::SizeType &  imageSize,
+               const typename KernelImageType::SizeType & kernelSize,
+               OutputRegionEnum                           mode,
+               SizeValueType                              budget,
+               BoundaryEnum                               boundary);
+
   /** The request both paths plan from: geometry, precision, the engine's page-locked bytes. */
   static PlannerType::Request
   MakeRequest(const PlannerType::Box &       inputLargest,
@@ -281,6 +323,12 @@ private:
   SizeValueType          m_LastEstimatedGPUMemory{ 0 };
   PlannerType::SizeArray m_LastFFTSize{ { 0, 0, 0 } };
   InternalPrecisionType  m_BoundaryConstant{};
+
+  // The boundary conditions the filter supports, owned by it: SetBoundaryCondition copies a given
+  // one here and hands the superclass a pointer to the copy, never to the caller's object.
+  ConstantBoundaryCondition<TInputImage>        m_ConstantBoundaryCondition{};
+  ZeroFluxNeumannBoundaryCondition<TInputImage> m_ZeroFluxNeumannBoundaryCondition{};
+  PeriodicBoundaryCondition<TInputImage>        m_PeriodicBoundaryCondition{};
 
   int                    m_GPUDevice{ -1 };
   int                    m_LastGPUDevice{ -1 };

@@ -22,11 +22,13 @@
 
 #include "itkConstantBoundaryCondition.h"
 #include "itkHalfHermitianToRealInverseFFTImageFilter.h"
+#include "itkMath.h"
 #include "itkPeriodicBoundaryCondition.h"
 #include "itkRealToHalfHermitianForwardFFTImageFilter.h"
 #include "itkZeroFluxNeumannBoundaryCondition.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <sstream>
 #include <typeinfo>
@@ -115,13 +117,91 @@ ThrowAborted(const char * file, unsigned int line)
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::
-  CudaFFTConvolutionImageFilter() = default;
+  CudaFFTConvolutionImageFilter()
+{
+  // ITK's default (ZeroFluxNeumann), as the filter's own copy like any supported condition set later.
+  Superclass::SetBoundaryCondition(&m_ZeroFluxNeumannBoundaryCondition);
+}
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::
   ~CudaFFTConvolutionImageFilter()
 {
   this->ReleaseGPUResources();
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+void
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::SetBoundaryCondition(
+  BoundaryConditionType * condition)
+{
+  using ConstantType = ConstantBoundaryCondition<TInputImage>;
+  // Exact types only, as GetPlannerBoundary: a subclass may behave differently, so it is kept by
+  // pointer like any other condition and rejected at the update.
+  BoundaryConditionType * own = nullptr;
+  bool                    constantChanged = false;
+  if (condition != nullptr && typeid(*condition) == typeid(ConstantType))
+  {
+    const auto constant = static_cast<const ConstantType *>(condition)->GetConstant();
+    constantChanged = Math::NotExactlyEquals(m_ConstantBoundaryCondition.GetConstant(), constant);
+    m_ConstantBoundaryCondition.SetConstant(constant);
+    own = &m_ConstantBoundaryCondition;
+  }
+  else if (condition != nullptr && typeid(*condition) == typeid(ZeroFluxNeumannBoundaryCondition<TInputImage>))
+  {
+    own = &m_ZeroFluxNeumannBoundaryCondition;
+  }
+  else if (condition != nullptr && typeid(*condition) == typeid(PeriodicBoundaryCondition<TInputImage>))
+  {
+    own = &m_PeriodicBoundaryCondition;
+  }
+  if (own == nullptr)
+  {
+    Superclass::SetBoundaryCondition(condition); // ITK's behaviour: the caller's pointer
+    return;
+  }
+  if (this->GetBoundaryCondition() != own)
+  {
+    Superclass::SetBoundaryCondition(own); // another kind (or the caller's object): Modified()
+  }
+  else if (constantChanged)
+  {
+    this->Modified(); // the same kind with another constant
+  }
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+void
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::SetBoundaryCondition(
+  const std::string & name)
+{
+  std::string key(name);
+  for (char & c : key)
+  {
+    c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  // A local condition is enough: the pointer overload copies it.
+  if (key == "zero-flux-neumann" || key == "neumann")
+  {
+    ZeroFluxNeumannBoundaryCondition<TInputImage> condition;
+    this->SetBoundaryCondition(&condition);
+  }
+  else if (key == "constant")
+  {
+    ConstantBoundaryCondition<TInputImage> condition; // the constant 0
+    this->SetBoundaryCondition(&condition);
+  }
+  else if (key == "periodic")
+  {
+    PeriodicBoundaryCondition<TInputImage> condition;
+    this->SetBoundaryCondition(&condition);
+  }
+  else
+  {
+    itkExceptionMacro(<< "unknown boundary condition \"" << name
+                      << "\"; use \"zero-flux-neumann\" (also \"zero_flux_neumann\" or \"neumann\"), \"constant\" "
+                         "(the constant 0) or \"periodic\"");
+  }
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -195,12 +275,12 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   SizeValueType                              budget,
   BoundaryEnum                               boundary)
 {
-  return MakeGPUPlan(imageSize, kernelSize, mode, budget, boundary).memory.Peak();
+  return PlanForSizes(imageSize, kernelSize, mode, budget, boundary).memory.Peak();
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 auto
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::MakeGPUPlan(
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PlanForSizes(
   const typename InputImageType::SizeType &  imageSize,
   const typename KernelImageType::SizeType & kernelSize,
   OutputRegionEnum                           mode,
@@ -865,6 +945,13 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   os << indent << "LastFFTSize: [" << m_LastFFTSize[0] << ", " << m_LastFFTSize[1] << ", " << m_LastFFTSize[2] << "]"
      << std::endl;
   os << indent << "BoundaryConstant: " << static_cast<typename NumericTraits<InternalPrecisionType>::PrintType>(m_BoundaryConstant)
+     << std::endl;
+  const BoundaryConditionType * condition = this->GetBoundaryCondition();
+  const bool                    owned = condition == &m_ConstantBoundaryCondition ||
+                     condition == &m_ZeroFluxNeumannBoundaryCondition || condition == &m_PeriodicBoundaryCondition;
+  os << indent << "BoundaryConditionOwned: " << (owned ? "true" : "false (the caller's object)") << std::endl;
+  os << indent << "ConstantBoundaryConditionConstant: "
+     << static_cast<typename NumericTraits<InputPixelType>::PrintType>(m_ConstantBoundaryCondition.GetConstant())
      << std::endl;
   os << indent << "GPUDevice: " << m_GPUDevice << std::endl;
   os << indent << "LastGPUDevice: " << m_LastGPUDevice << std::endl;

@@ -18,12 +18,16 @@
 
 // Bad input gets a clear itk::ExceptionObject, never an abort: a kernel with a zero-length axis,
 // a zero-sum kernel with Normalize, a requested region outside the output, a boundary condition
-// the engine does not implement, a GPU required where there is none, a budget too small.
+// the engine does not implement, an unknown boundary name, a GPU required where there is none, a
+// budget too small. And the boundary conditions the filter supports are copied into it: one
+// destroyed before the update (a Python temporary) is still applied, and the by-name setter.
 
 #include "itkCudaFFTConvolutionImageFilter.h"
 #include "itkTestingMacros.h"
 
 #include "CudaFFTConvolutionTestUtilities.h"
+
+#include <typeinfo>
 
 namespace
 {
@@ -132,6 +136,99 @@ itkCudaFFTConvolutionExceptionTest(int argc, char * argv[])
                   filter->Update();
                 },
                 "MirrorLikeBoundaryCondition is not supported");
+
+  // The supported boundary conditions are copied: a ConstantBoundaryCondition(5) changed and
+  // destroyed before the update still applies 5, exactly as a live one does.
+  const auto check = [&failures](bool condition, const std::string & what) {
+    std::cout << (condition ? "  ok: " : "  FAILED: ") << what << std::endl;
+    failures += condition ? 0 : 1;
+  };
+  const double tolerance = 1e-5 * 25 * CudaFFTConvolutionTest::MaximumMagnitude(input.GetPointer()); // 5x5 kernel <= 1
+  using ConstantType = itk::ConstantBoundaryCondition<ImageType>;
+  using NeumannType = itk::ZeroFluxNeumannBoundaryCondition<ImageType>;
+  using PeriodicType = itk::PeriodicBoundaryCondition<ImageType>;
+  std::cout << "a boundary condition destroyed before the update" << std::endl;
+  auto copied = MakeFilter(input, kernel, device);
+  {
+    auto * temporary = new ConstantType;
+    temporary->SetConstant(5);
+    copied->SetBoundaryCondition(temporary);
+    check(copied->GetBoundaryCondition() != temporary, "the filter holds its own copy, not the caller's object");
+    temporary->SetConstant(-7); // the caller's later change is not seen
+    delete temporary;
+  }
+  ITK_TRY_EXPECT_NO_EXCEPTION(copied->Update());
+  const auto * held = dynamic_cast<const ConstantType *>(copied->GetBoundaryCondition());
+  check(held != nullptr && held->GetConstant() == 5, "the copy is a ConstantBoundaryCondition with the constant 5");
+  ConstantType five;
+  five.SetConstant(5);
+  auto live = MakeFilter(input, kernel, device);
+  live->SetBoundaryCondition(&five);
+  ITK_TRY_EXPECT_NO_EXCEPTION(live->Update());
+  auto neumann = MakeFilter(input, kernel, device); // ITK's default, ZeroFluxNeumann
+  ITK_TRY_EXPECT_NO_EXCEPTION(neumann->Update());
+  const double toLive = CudaFFTConvolutionTest::MaximumDifference(copied->GetOutput(), live->GetOutput());
+  const double toNeumann = CudaFFTConvolutionTest::MaximumDifference(copied->GetOutput(), neumann->GetOutput());
+  check(toLive >= 0 && toLive <= tolerance,
+        "equal to a live ConstantBoundaryCondition(5): max difference " + CudaFFTConvolutionTest::ToText(toLive));
+  check(toNeumann > 1, "differs from ZeroFluxNeumann: max difference " + CudaFFTConvolutionTest::ToText(toNeumann));
+
+  // Modified() when the applied condition changes: an equal one does not re-execute, another
+  // constant or kind does.
+  std::cout << "Modified() by the boundary condition" << std::endl;
+  ConstantType again;
+  again.SetConstant(5);
+  itk::ModifiedTimeType before = copied->GetMTime();
+  copied->SetBoundaryCondition(&again);
+  check(copied->GetMTime() == before, "an equal condition leaves the filter unmodified");
+  again.SetConstant(6);
+  copied->SetBoundaryCondition(&again);
+  check(copied->GetMTime() > before, "another constant modifies the filter");
+  ITK_TRY_EXPECT_NO_EXCEPTION(copied->Update());
+  const double toSix = CudaFFTConvolutionTest::MaximumDifference(copied->GetOutput(), live->GetOutput());
+  check(toSix > 0.5,
+        "the update re-executes with the constant 6: max difference " + CudaFFTConvolutionTest::ToText(toSix));
+  before = copied->GetMTime();
+  NeumannType neumannCondition;
+  copied->SetBoundaryCondition(&neumannCondition);
+  check(copied->GetMTime() > before, "another kind modifies the filter");
+
+  // By name: each name gives the result of a live condition of that kind.
+  PeriodicType periodicCondition;
+  ConstantType zero;
+  struct NamedBoundary
+  {
+    const char *                             name;
+    itk::ImageBoundaryCondition<ImageType> * reference;
+  };
+  const NamedBoundary named[] = { { "zero-flux-neumann", &neumannCondition },
+                                  { "zero_flux_neumann", &neumannCondition },
+                                  { "neumann", &neumannCondition },
+                                  { "constant", &zero },
+                                  { "periodic", &periodicCondition } };
+  for (const auto & entry : named)
+  {
+    std::cout << "boundary condition by name \"" << entry.name << "\"" << std::endl;
+    auto byName = MakeFilter(input, kernel, device);
+    // Start from another kind, so that each name has to change it.
+    byName->SetBoundaryCondition(std::string(entry.name) == "periodic" ? "constant" : "periodic");
+    ITK_TRY_EXPECT_NO_EXCEPTION(byName->SetBoundaryCondition(entry.name));
+    const itk::ImageBoundaryCondition<ImageType> * applied = byName->GetBoundaryCondition();
+    check(typeid(*applied) == typeid(*entry.reference), "the condition's type");
+    ITK_TRY_EXPECT_NO_EXCEPTION(byName->Update());
+    auto reference = MakeFilter(input, kernel, device);
+    reference->SetBoundaryCondition(entry.reference);
+    ITK_TRY_EXPECT_NO_EXCEPTION(reference->Update());
+    const double difference = CudaFFTConvolutionTest::MaximumDifference(byName->GetOutput(), reference->GetOutput());
+    check(difference >= 0 && difference <= tolerance,
+          "equal to a live condition: max difference " + CudaFFTConvolutionTest::ToText(difference));
+  }
+  auto unknown = MakeFilter(input, kernel, device);
+  ITK_TRY_EXPECT_EXCEPTION(unknown->SetBoundaryCondition("mirror"));
+  expectFailure("unknown boundary name", [&] { unknown->SetBoundaryCondition(std::string("reflect")); },
+                "unknown boundary condition \"reflect\"; use \"zero-flux-neumann\"");
+  const itk::ImageBoundaryCondition<ImageType> * kept = unknown->GetBoundaryCondition();
+  check(typeid(*kept) == typeid(NeumannType), "an unknown name leaves the condition as it was");
 
   // A budget smaller than any tiling.
   expectFailure("budget of 1 byte",
