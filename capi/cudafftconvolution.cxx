@@ -18,129 +18,15 @@
 // The C ABI over the planner and the engine: it translates structs, plans with the engine's
 // exact work areas and the default budget rule, and turns every exception into a status code
 // and a per-thread message.
-#include "cudafftconvolution.h"
+#include "cudafftconvolution_internal.h"
 
-#include "itkCudaFFTConvolutionEngine.h"
-
-#include <algorithm>
-#include <cstring>
-#include <new>
-#include <stdexcept>
-#include <string>
 #include <thread>
-
-namespace
-{
-using Engine = itk::CudaFFTConvolutionEngine;
-using Planner = itk::CudaFFTConvolutionPlanner;
-using EngineError = itk::CudaFFTConvolutionEngineError;
-
-thread_local std::string lastError;
-
-cfc_status
-Fail(cfc_status status, const std::string & message)
-{
-  lastError = message;
-  return status;
-}
-
-/** Runs \a body; any exception becomes a status and the thread's message. */
-template <typename TBody>
-cfc_status
-Guarded(TBody && body)
-{
-  try
-  {
-    lastError.clear();
-    return body();
-  }
-  catch (const EngineError & error)
-  {
-    return Fail(error.OutOfMemory() ? CFC_ERROR_OUT_OF_MEMORY : CFC_ERROR_CUDA, error.what());
-  }
-  catch (const std::invalid_argument & error)
-  {
-    return Fail(CFC_ERROR_INVALID_ARGUMENT, error.what());
-  }
-  catch (const std::length_error & error)
-  {
-    return Fail(CFC_ERROR_BUDGET, error.what());
-  }
-  catch (const std::bad_alloc &)
-  {
-    return Fail(CFC_ERROR_OUT_OF_MEMORY, "a host allocation failed");
-  }
-  catch (const std::exception & error)
-  {
-    return Fail(CFC_ERROR_INTERNAL, error.what());
-  }
-  catch (...)
-  {
-    return Fail(CFC_ERROR_INTERNAL, "an unknown C++ exception");
-  }
-}
-
-Planner::Boundary
-BoundaryOf(std::int32_t boundary)
-{
-  switch (boundary)
-  {
-    case CFC_BOUNDARY_ZERO_FLUX_NEUMANN:
-      return Planner::Boundary::ZeroFluxNeumann;
-    case CFC_BOUNDARY_CONSTANT:
-      return Planner::Boundary::Constant;
-    case CFC_BOUNDARY_PERIODIC:
-      return Planner::Boundary::Periodic;
-    default:
-      throw std::invalid_argument("unknown boundary " + std::to_string(boundary) +
-                                  " (0 zero-flux Neumann, 1 constant, 2 periodic)");
-  }
-}
-
-Planner::OutputRegionEnum
-ModeOf(std::int32_t mode)
-{
-  if (mode < CFC_MODE_SAME || mode > CFC_MODE_FULL)
-  {
-    throw std::invalid_argument("unknown mode " + std::to_string(mode) + " (0 same, 1 valid, 2 full)");
-  }
-  return static_cast<Planner::OutputRegionEnum>(mode);
-}
-
-void
-CheckProblem(const cfc_problem * problem)
-{
-  if (problem == nullptr)
-  {
-    throw std::invalid_argument("no problem was given");
-  }
-  if (problem->dimension < 1 || problem->dimension > 3)
-  {
-    throw std::invalid_argument("the dimension must be 1, 2 or 3, not " + std::to_string(problem->dimension));
-  }
-  if (problem->element_size != 4 && problem->element_size != 8)
-  {
-    throw std::invalid_argument("the element size must be 4 (float) or 8 (double)");
-  }
-  for (unsigned int a = 0; a < 3; ++a)
-  {
-    const bool used = a < problem->dimension;
-    if (used && (problem->image_size[a] == 0 || problem->kernel_size[a] == 0))
-    {
-      throw std::invalid_argument("the image and the kernel must not be empty");
-    }
-    if (!used && (problem->image_size[a] != 1 || problem->kernel_size[a] != 1))
-    {
-      throw std::invalid_argument("axes beyond the dimension must have size 1");
-    }
-  }
-}
 
 /** The planner's request for a problem (the budget is filled in by the caller). */
 Planner::Request
-RequestFor(const cfc_problem & problem)
+CfcRequestFor(const cfc_problem & problem)
 {
-  CheckProblem(&problem);
+  CfcCheckProblem(&problem);
   Planner::Request request;
   request.dimension = problem.dimension;
   for (unsigned int a = 0; a < 3; ++a)
@@ -149,14 +35,16 @@ RequestFor(const cfc_problem & problem)
     request.kernelSize[a] = problem.kernel_size[a];
   }
   request.inputBuffered = request.inputLargest;
-  request.output = Planner::OutputRegion(ModeOf(problem.mode), problem.dimension, request.inputLargest, request.kernelSize);
-  request.boundary = BoundaryOf(problem.boundary);
+  request.output = Planner::OutputRegion(CfcModeOf(problem.mode), problem.dimension, request.inputLargest, request.kernelSize);
+  request.boundary = CfcBoundaryOf(problem.boundary);
   request.elementSize = problem.element_size;
   request.deviceResident = problem.device_resident != 0;
   request.pageLockedHostBytes = request.deviceResident ? 0 : Engine::StagingHostBytes();
   return request;
 }
 
+namespace
+{
 void
 FillInfo(const Planner::Plan & plan, std::uint64_t budget, cfc_plan_info * info)
 {
@@ -176,80 +64,6 @@ FillInfo(const Planner::Plan & plan, std::uint64_t budget, cfc_plan_info * info)
   info->memory_budget = budget;
 }
 
-/** The budget to plan with: the caller's, or 80% of what is free plus what \a held already. */
-std::uint64_t
-BudgetFor(const cfc_problem & problem, int device, std::uint64_t held)
-{
-  if (problem.memory_budget != 0)
-  {
-    return problem.memory_budget;
-  }
-  std::uint64_t freeBytes = 0;
-  std::uint64_t totalBytes = 0;
-  Engine::DeviceMemory(freeBytes, totalBytes, device);
-  return Planner::DefaultMemoryBudget(freeBytes, held);
-}
-} // namespace
-
-/** The handle: an engine and the plan of its last problem, reused while the problem and the
- * budget it was planned with stay the same. */
-struct cfc_engine
-{
-  Engine              engine;
-  int                 device{ -1 };
-  bool                havePlan{ false };
-  cfc_problem         planned{};
-  std::uint64_t       plannedBudget{ 0 };
-  Planner::Plan       plan;
-
-  static bool
-  SameProblem(const cfc_problem & a, const cfc_problem & b)
-  {
-    return a.dimension == b.dimension && std::equal(a.image_size, a.image_size + 3, b.image_size) &&
-           std::equal(a.kernel_size, a.kernel_size + 3, b.kernel_size) && a.mode == b.mode &&
-           a.boundary == b.boundary && a.element_size == b.element_size && a.memory_budget == b.memory_budget &&
-           (a.device_resident != 0) == (b.device_resident != 0);
-  }
-
-  /** The last plan serves while the problem is the same and, under the automatic budget (which
-   * follows the free memory), while it is one tile or its budget has not changed and it fits. */
-  bool
-  PlanServes(const cfc_problem & problem, std::uint64_t budget) const
-  {
-    if (!havePlan || !SameProblem(planned, problem))
-    {
-      return false;
-    }
-    if (problem.memory_budget != 0 || budget == plannedBudget)
-    {
-      return true;
-    }
-    return plan.tiles.size() <= 1 && (budget == 0 || plan.memory.Peak() <= budget);
-  }
-
-  const Planner::Plan &
-  PlanFor(const cfc_problem & problem, std::uint64_t budget)
-  {
-    if (PlanServes(problem, budget))
-    {
-      return plan;
-    }
-    havePlan = false;
-    Planner::Request request = RequestFor(problem);
-    request.memoryBudget = budget;
-    request.workArea = [this, &problem](const Planner::SizeArray & fft, unsigned int dimension) {
-      return engine.PreparePlans(fft, dimension, problem.element_size);
-    };
-    plan = Planner::MakePlan(request);
-    planned = problem;
-    plannedBudget = budget;
-    havePlan = true;
-    return plan;
-  }
-};
-
-namespace
-{
 template <typename T>
 void
 RunPlan(cfc_engine &          handle,
@@ -310,7 +124,7 @@ Convolve(cfc_engine &        handle,
 {
   for (int attempt = 0;; ++attempt)
   {
-    const std::uint64_t   budget = BudgetFor(problem, handle.device, attempt == 0 ? handle.engine.AllocatedDeviceBytes() : 0);
+    const std::uint64_t   budget = CfcBudgetFor(problem, handle.device, attempt == 0 ? handle.engine.AllocatedDeviceBytes() : 0);
     const Planner::Plan & plan = handle.PlanFor(problem, budget);
     try
     {
@@ -343,7 +157,7 @@ extern "C"
   const char *
   cfc_last_error(void)
   {
-    return lastError.c_str();
+    return CfcLastError().c_str();
   }
 
   int
@@ -377,7 +191,7 @@ extern "C"
   cfc_status
   cfc_device_memory(int device, uint64_t * free_bytes, uint64_t * total_bytes)
   {
-    return Guarded([&] {
+    return CfcGuarded([&] {
       if (free_bytes == nullptr || total_bytes == nullptr)
       {
         throw std::invalid_argument("cfc_device_memory needs two results");
@@ -385,7 +199,7 @@ extern "C"
       std::string why;
       if (!Engine::DeviceAvailable(&why, device))
       {
-        return Fail(CFC_ERROR_NO_DEVICE, why);
+        return CfcFail(CFC_ERROR_NO_DEVICE, why);
       }
       std::uint64_t freeBytes = 0;
       std::uint64_t totalBytes = 0;
@@ -399,10 +213,10 @@ extern "C"
   cfc_status
   cfc_plan(const cfc_problem * problem, int device, cfc_plan_info * info)
   {
-    return Guarded([&] {
-      Planner::Request request = RequestFor(*problem);
+    return CfcGuarded([&] {
+      Planner::Request request = CfcRequestFor(*problem);
       const bool       gpu = Engine::DeviceAvailable(nullptr, device);
-      request.memoryBudget = gpu ? BudgetFor(*problem, device, 0) : problem->memory_budget;
+      request.memoryBudget = gpu ? CfcBudgetFor(*problem, device, 0) : problem->memory_budget;
       if (gpu)
       {
         request.workArea = [problem](const Planner::SizeArray & fft, unsigned int dimension) {
@@ -417,7 +231,7 @@ extern "C"
   cfc_status
   cfc_engine_create(int device, cfc_engine ** engine)
   {
-    return Guarded([&] {
+    return CfcGuarded([&] {
       if (engine == nullptr)
       {
         throw std::invalid_argument("cfc_engine_create needs a place for the handle");
@@ -440,7 +254,7 @@ extern "C"
   cfc_status
   cfc_engine_release(cfc_engine * engine)
   {
-    return Guarded([&] {
+    return CfcGuarded([&] {
       if (engine == nullptr)
       {
         throw std::invalid_argument("no engine was given");
@@ -454,7 +268,7 @@ extern "C"
   cfc_status
   cfc_engine_allocated_bytes(const cfc_engine * engine, uint64_t * bytes)
   {
-    return Guarded([&] {
+    return CfcGuarded([&] {
       if (engine == nullptr || bytes == nullptr)
       {
         throw std::invalid_argument("cfc_engine_allocated_bytes needs an engine and a result");
@@ -483,16 +297,16 @@ extern "C"
                void *              stream,
                cfc_plan_info *     info)
   {
-    return Guarded([&] {
+    return CfcGuarded([&] {
       if (engine == nullptr)
       {
         throw std::invalid_argument("no engine was given");
       }
-      CheckProblem(problem);
+      CfcCheckProblem(problem);
       std::string why;
       if (!Engine::DeviceAvailable(&why, engine->device))
       {
-        return Fail(CFC_ERROR_NO_DEVICE, why);
+        return CfcFail(CFC_ERROR_NO_DEVICE, why);
       }
       return Convolve(*engine,
                       *problem,

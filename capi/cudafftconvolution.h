@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 /** Bumped when a struct or signature below changes. */
-#define CFC_ABI_VERSION 1
+#define CFC_ABI_VERSION 2
 
 typedef enum cfc_status
 {
@@ -145,6 +145,89 @@ CFC_API cfc_status cfc_convolve(cfc_engine *        engine,
                                 double              constant,
                                 void *              stream,
                                 cfc_plan_info *     info);
+
+/* ---- deconvolution (ABI version 2) ------------------------------------------------------ */
+
+enum cfc_algorithm
+{
+  CFC_RICHARDSON_LUCY = 0,
+  CFC_LANDWEBER = 1,
+  CFC_PROJECTED_LANDWEBER = 2,
+  CFC_INVERSE = 3,
+  CFC_TIKHONOV = 4,
+  CFC_WIENER = 5
+};
+
+enum cfc_edges
+{
+  CFC_EDGES_BOUNDARY_CONDITION = 0, /* ITK's padding, circulant on the padded grid (ITK parity) */
+  CFC_EDGES_NON_CIRCULANT = 1       /* Bertero-Boccacci: full object grid, weighted by 1/(H^T 1) */
+};
+
+/** One deconvolution problem; cfc_deconvolution_defaults fills ITK's defaults. */
+typedef struct cfc_deconvolution
+{
+  uint32_t dimension;
+  uint64_t image_size[3];
+  uint64_t kernel_size[3];
+  int32_t  mode;      /* CFC_MODE_SAME or CFC_MODE_VALID */
+  int32_t  boundary;  /* cfc_boundary (CFC_EDGES_BOUNDARY_CONDITION) */
+  int32_t  algorithm; /* cfc_algorithm */
+  int32_t  edges;     /* cfc_edges */
+  uint32_t element_size;
+  uint64_t memory_budget;   /* 0: 80% of what is free */
+  int32_t  device_resident; /* 1: input and output are device memory */
+  uint32_t greatest_prime_factor; /* grid sizes' largest prime factor (ITK's FFTW: 13) */
+  uint64_t halo[3];               /* per side when tiled; 0: the default */
+  uint32_t iterations;
+  int32_t  accelerate; /* Richardson-Lucy: Biggs-Andrews */
+  int32_t  normalize;
+  int32_t  compute_divergence;
+  double   constant; /* a constant boundary's value */
+  double   alpha;    /* Landweber */
+  double   division_threshold;
+  double   kernel_zero_magnitude_threshold;
+  double   regularization_constant; /* Tikhonov */
+  double   noise_variance;          /* Wiener */
+  double   weight_threshold;        /* non-circulant */
+  double   background;
+  double   total_variation; /* Richardson-Lucy-TV lambda; 0: off */
+  double   relative_change_tolerance;
+  double   divergence_tolerance;
+} cfc_deconvolution;
+
+typedef struct cfc_deconvolution_info
+{
+  int64_t  output_index[3];
+  uint64_t output_size[3];
+  uint64_t grid_size[3];
+  uint64_t tiles;
+  uint64_t peak_device_bytes;
+  uint64_t memory_budget;
+  uint32_t iterations; /* iterations the last tile ran */
+} cfc_deconvolution_info;
+
+/** Called before each iteration of a tile; returning 0 ends that tile's iterations. divergence
+ * and relative_change describe the previous iteration (NaN when not measured). */
+typedef int (*cfc_iteration_callback)(void * user, uint32_t iteration, uint64_t tile, uint64_t tiles, double divergence, double relative_change);
+
+CFC_API void cfc_deconvolution_defaults(cfc_deconvolution * problem);
+
+CFC_API cfc_status cfc_deconvolution_plan(const cfc_deconvolution * problem, int device, cfc_deconvolution_info * info);
+
+/** Deconvolves. The kernel is device memory when kernel_on_device is 1. Host problems return
+ * when the output is written; device-resident ones when it is enqueued on stream (they wait
+ * every iteration when a callback or a tolerance is given). */
+CFC_API cfc_status cfc_deconvolve(cfc_engine *              engine,
+                                  const cfc_deconvolution * problem,
+                                  const void *              input,
+                                  void *                    output,
+                                  const void *              kernel,
+                                  int                       kernel_on_device,
+                                  cfc_iteration_callback    callback,
+                                  void *                    user,
+                                  void *                    stream,
+                                  cfc_deconvolution_info *  info);
 
 #ifdef __cplusplus
 }

@@ -19,8 +19,10 @@
 #define itkCudaFFTConvolutionEngine_h
 
 #include "CudaFFTConvolutionExport.h"
+#include "itkCudaDeconvolutionPlanner.h"
 #include "itkCudaFFTConvolutionPlanner.h"
 #include <cstdint>
+#include <limits>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -81,6 +83,7 @@ public:
   using SizeArray = CudaFFTConvolutionPlanner::SizeArray;
   using Box = CudaFFTConvolutionPlanner::Box;
   using Plan = CudaFFTConvolutionPlanner::Plan;
+  using DeconvolutionPlan = CudaDeconvolutionPlanner::Plan;
 
   /** Called between tiles with the fraction done; returns false to abort the run. */
   using ProgressFunction = std::function<bool(double)>;
@@ -209,6 +212,82 @@ public:
               TValue                             constant,
               StreamHandle                       stream);
 
+  /** The numbers of a deconvolution; the geometry (algorithm, edges, tiles) is the plan's.
+   * Defaults are ITK's. */
+  struct DeconvolutionSettings
+  {
+    unsigned int iterations{ 1 };
+    bool         normalize{ false }; //!< divide the kernel by its sum
+    double       constant{ 0 };      //!< the value of a Constant boundary (BoundaryCondition edges)
+    double       alpha{ 0.1 };       //!< Landweber's step
+    /** Richardson-Lucy: a blurred estimate below this gives a ratio of 0 (ITK's DivideOrZeroOut). */
+    double divisionThreshold{ 1e-5 };
+    double kernelZeroMagnitudeThreshold{ 1e-4 }; //!< Inverse, Tikhonov, Wiener (as ITK's)
+    double regularizationConstant{ 0 };         //!< Tikhonov
+    double noiseVariance{ 0 };                  //!< Wiener
+    /** NonCirculant: voxels where H^T 1 is below this fraction of the kernel's sum get weight 0. */
+    double weightThreshold{ 0.01 };
+    double background{ 0 };     //!< Richardson-Lucy: a constant added to the blurred estimate
+    double totalVariation{ 0 }; //!< Richardson-Lucy-TV's lambda (the plan must ask for it)
+    /** Stop a tile when sum|x_k+1 - x_k| / sum|x_k| falls below this; 0: never. */
+    double relativeChangeTolerance{ 0 };
+    /** Stop a tile when the I-divergence falls by less than this fraction in an iteration; 0: never. */
+    double divergenceTolerance{ 0 };
+    /** Measure the I-divergence of every iteration (Richardson-Lucy; costs no extra pass). */
+    bool computeDivergence{ false };
+  };
+
+  /** What an IterationFunction is told before each iteration of a tile. */
+  struct IterationReport
+  {
+    unsigned int iteration{ 0 }; //!< iterations this tile has done
+    std::size_t  tile{ 0 };
+    std::size_t  tiles{ 1 };
+    /** I-divergence of the data from the blurred estimate the previous iteration started from
+     * (NaN when not measured or before the first iteration). */
+    double divergence{ std::numeric_limits<double>::quiet_NaN() };
+    /** sum|x_k+1 - x_k| / sum|x_k| of the previous iteration (NaN when not measured). */
+    double relativeChange{ std::numeric_limits<double>::quiet_NaN() };
+  };
+
+  /** Called before each iteration (ITK's IterationEvent); returning false ends the tile's
+   * iterations there. It may call CopyCurrentEstimate. */
+  using IterationFunction = std::function<bool(const IterationReport &)>;
+
+  /** Deconvolves \a input (host memory, any region holding the plan's input) with the kernel
+   * and writes the plan's output region into \a output. Each tile's data go up once, all its
+   * iterations run on the device, its output block comes down once. */
+  template <typename TValue>
+  void
+  Deconvolve(const DeconvolutionPlan &        plan,
+             const HostBuffer<const TValue> & input,
+             const HostBuffer<TValue> &       output,
+             const KernelValues<TValue> &     kernel,
+             const DeconvolutionSettings &    settings,
+             const IterationFunction &        onIteration);
+
+  /** Deconvolve on buffers in device memory, on \a stream (the call returns when the result is
+   * enqueued; with stopping tolerances or an IterationFunction it waits every iteration). */
+  template <typename TValue>
+  void
+  DeconvolveOnDevice(const DeconvolutionPlan &          plan,
+                     const DeviceBuffer<const TValue> & input,
+                     const DeviceBuffer<TValue> &       output,
+                     const KernelValues<TValue> &       kernel,
+                     const DeconvolutionSettings &      settings,
+                     const IterationFunction &          onIteration,
+                     StreamHandle                       stream);
+
+  /** Within an IterationFunction: copies the current tile's output block of the current
+   * estimate into \a output (host memory holding that block), waiting for the device. */
+  template <typename TValue>
+  void
+  CopyCurrentEstimate(const HostBuffer<TValue> & output);
+
+  /** Iterations the last deconvolution's last tile ran. */
+  unsigned int
+  LastIterations() const;
+
   /** Whether the last Run reused the cached kernel spectrum, and what comparing the kernel's
    * values with the cached copy cost (milliseconds). */
   bool
@@ -224,6 +303,11 @@ public:
   /** Device bytes currently held by this engine. */
   std::uint64_t
   AllocatedDeviceBytes() const;
+
+  /** Internal: one deconvolution on the engine's device core (defined in the engine's sources;
+   * public only because nvcc's kernel stubs must name it). */
+  template <typename TValue>
+  class DeconvolutionRun;
 
 private:
   class Impl;

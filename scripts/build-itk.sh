@@ -54,7 +54,7 @@ itk_options() {
     -DITK_BUILD_DEFAULT_MODULES=OFF -DITKGroup_Core=OFF
     -DModule_ITKCommon=ON -DModule_ITKFFT=ON -DModule_ITKConvolution=ON -DModule_ITKImageGrid=ON
     -DModule_ITKImageIntensity=ON -DModule_ITKImageFilterBase=ON -DModule_ITKIOImageBase=ON
-    -DModule_ITKIONRRD=ON -DModule_ITKGoogleTest=OFF "${modules[@]}"
+    -DModule_ITKDeconvolution=ON -DModule_ITKIONRRD=ON -DModule_ITKGoogleTest=OFF "${modules[@]}"
     -DITK_USE_FFTWF=ON -DITK_USE_FFTWD=ON -DITK_USE_SYSTEM_FFTW=ON
     -DITK_USE_SYSTEM_GDCM=ON -DITK_USE_SYSTEM_PNG=ON -DITK_USE_SYSTEM_JPEG=ON
     -DITK_USE_SYSTEM_ZLIB=ON -DITK_USE_SYSTEM_EXPAT=ON "${extra[@]}")
@@ -96,6 +96,36 @@ mkdir -p "$cache"
 if cached=$(find_cached); then
   echo "ITK build tree cached at $cached" >&2
   echo "$cached"; exit 0
+fi
+
+# upgrade_cached: a complete tree of this flavour and version built with other options (e.g. before
+# a module was added) is reconfigured in place with today's options and rebuilt incrementally,
+# minutes instead of a fresh build. A CMake tree cannot be renamed (it holds its own absolute
+# path), so the name with today's key becomes a link to it and the stamp holds today's key.
+upgrade_cached() {
+  local old name upstream key
+  for old in $(ls -d "$cache"/itk-"$version"*"$suffix"-build-* 2>/dev/null | sort -V -r); do
+    [ -d "$old" ] && [ ! -L "$old" ] && [ -f "$old/.cudafft-complete" ] && [ -f "$old/CMakeCache.txt" ] || continue
+    name=${old##*/}; upstream=${name#itk-}; upstream=${upstream%-build-*}
+    case "$upstream" in
+      *-python) [ -n "$suffix" ] || continue; upstream=${upstream%-python} ;;
+      *) [ -z "$suffix" ] || continue ;;
+    esac
+    [ -f "$cache/itk-$upstream-src/CMakeLists.txt" ] || continue
+    key=$(options_key "$upstream")
+    itk_options "$upstream" # options_key ran it in a subshell: set `options` here too
+    echo "upgrading the cached ITK tree $old to options key $key" >&2
+    rm -f "$old/.cudafft-complete"
+    cmake -S "$cache/itk-$upstream-src" -B "$old" "${options[@]}" >&2
+    nice -n 5 ninja -C "$old" -j "$jobs" >&2
+    ln -sfn "$old" "$cache/itk-$upstream$suffix-build-$key"
+    echo "$key" > "$old/.cudafft-complete"
+    echo "$cache/itk-$upstream$suffix-build-$key"; return 0
+  done
+  return 1
+}
+if upgraded=$(upgrade_cached); then
+  echo "$upgraded"; exit 0
 fi
 
 # Source package via apt's own client with a deb-src list derived from the machine's apt

@@ -1,0 +1,275 @@
+/*=========================================================================
+ *
+ *  Copyright NumFOCUS
+ *
+ *  Licensed under the Apache License, Version 2.0 (the "License");
+ *  you may not use this file except in compliance with the License.
+ *  You may obtain a copy of the License at
+ *
+ *         https://www.apache.org/licenses/LICENSE-2.0.txt
+ *
+ *  Unless required by applicable law or agreed to in writing, software
+ *  distributed under the License is distributed on an "AS IS" BASIS,
+ *  WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ *  See the License for the specific language governing permissions and
+ *  limitations under the License.
+ *
+ *=========================================================================*/
+// The C ABI's deconvolution: a cfc_deconvolution becomes a planner request and engine settings.
+#include "cudafftconvolution_internal.h"
+
+#include "itkCudaDeconvolutionPlanner.h"
+
+#include <cmath>
+#include <limits>
+
+namespace
+{
+using DeconvolutionPlanner = itk::CudaDeconvolutionPlanner;
+using Settings = Engine::DeconvolutionSettings;
+
+DeconvolutionPlanner::Algorithm
+AlgorithmOf(std::int32_t algorithm)
+{
+  if (algorithm < CFC_RICHARDSON_LUCY || algorithm > CFC_WIENER)
+  {
+    throw std::invalid_argument("unknown algorithm " + std::to_string(algorithm) +
+                                " (0 Richardson-Lucy, 1 Landweber, 2 projected Landweber, 3 inverse, 4 Tikhonov, 5 Wiener)");
+  }
+  return static_cast<DeconvolutionPlanner::Algorithm>(algorithm);
+}
+
+DeconvolutionPlanner::Request
+DeconvolutionRequest(const cfc_deconvolution & problem)
+{
+  cfc_problem shape{};
+  shape.dimension = problem.dimension;
+  std::copy(problem.image_size, problem.image_size + 3, shape.image_size);
+  std::copy(problem.kernel_size, problem.kernel_size + 3, shape.kernel_size);
+  shape.mode = problem.mode;
+  shape.boundary = problem.boundary;
+  shape.element_size = problem.element_size;
+  CfcCheckProblem(&shape);
+  if (problem.mode == CFC_MODE_FULL)
+  {
+    throw std::invalid_argument("a deconvolution's output is SAME or VALID, not FULL");
+  }
+  if (problem.edges != CFC_EDGES_BOUNDARY_CONDITION && problem.edges != CFC_EDGES_NON_CIRCULANT)
+  {
+    throw std::invalid_argument("unknown edges " + std::to_string(problem.edges) + " (0 boundary condition, 1 non-circulant)");
+  }
+  DeconvolutionPlanner::Request request;
+  request.dimension = problem.dimension;
+  for (unsigned int a = 0; a < 3; ++a)
+  {
+    request.input.size[a] = problem.image_size[a];
+    request.kernelSize[a] = problem.kernel_size[a];
+    request.halo[a] = problem.halo[a];
+  }
+  request.output = Planner::OutputRegion(CfcModeOf(problem.mode), problem.dimension, request.input, request.kernelSize);
+  if (request.output.IsEmpty())
+  {
+    throw std::invalid_argument("the VALID region is empty: the kernel is larger than the image");
+  }
+  request.algorithm = AlgorithmOf(problem.algorithm);
+  request.edges = static_cast<DeconvolutionPlanner::Edges>(problem.edges);
+  request.boundary = CfcBoundaryOf(problem.boundary);
+  request.greatestPrimeFactor = problem.greatest_prime_factor == 0 ? 7 : problem.greatest_prime_factor;
+  request.accelerate = problem.accelerate != 0;
+  request.totalVariation = problem.total_variation > 0;
+  request.elementSize = problem.element_size;
+  return request;
+}
+
+Settings
+SettingsOf(const cfc_deconvolution & problem)
+{
+  if (problem.iterations > 100000)
+  {
+    throw std::invalid_argument("more than 100000 iterations were asked for");
+  }
+  for (const double value : { problem.constant, problem.alpha, problem.division_threshold, problem.background,
+                              problem.total_variation, problem.regularization_constant, problem.noise_variance })
+  {
+    if (!std::isfinite(value))
+    {
+      throw std::invalid_argument("a deconvolution parameter is not finite");
+    }
+  }
+  Settings settings;
+  settings.iterations = problem.iterations;
+  settings.normalize = problem.normalize != 0;
+  settings.constant = problem.constant;
+  settings.alpha = problem.alpha;
+  settings.divisionThreshold = problem.division_threshold;
+  settings.kernelZeroMagnitudeThreshold = problem.kernel_zero_magnitude_threshold;
+  settings.regularizationConstant = problem.regularization_constant;
+  settings.noiseVariance = problem.noise_variance;
+  settings.weightThreshold = problem.weight_threshold;
+  settings.background = problem.background;
+  settings.totalVariation = problem.total_variation;
+  settings.relativeChangeTolerance = problem.relative_change_tolerance;
+  settings.divergenceTolerance = problem.divergence_tolerance;
+  settings.computeDivergence = problem.compute_divergence != 0;
+  return settings;
+}
+
+void
+FillDeconvolutionInfo(const DeconvolutionPlanner::Plan & plan, std::uint64_t budget, unsigned int iterations, cfc_deconvolution_info * info)
+{
+  if (info == nullptr)
+  {
+    return;
+  }
+  *info = cfc_deconvolution_info{};
+  for (unsigned int a = 0; a < 3; ++a)
+  {
+    info->output_index[a] = plan.output.index[a];
+    info->output_size[a] = plan.output.size[a];
+    info->grid_size[a] = plan.gridSize[a];
+  }
+  info->tiles = plan.tiles.size();
+  info->peak_device_bytes = plan.memory.Peak();
+  info->memory_budget = budget;
+  info->iterations = iterations;
+}
+
+DeconvolutionPlanner::Plan
+PlanDeconvolution(const cfc_deconvolution & problem, std::uint64_t budget, int device, bool gpu)
+{
+  DeconvolutionPlanner::Request request = DeconvolutionRequest(problem);
+  request.memoryBudget = budget;
+  if (gpu)
+  {
+    const unsigned int elementSize = problem.element_size;
+    request.workArea = [elementSize](const Planner::SizeArray & fft, unsigned int dimension) {
+      return Engine::WorkAreaBytes(fft, dimension, elementSize);
+    };
+  }
+  (void)device;
+  return DeconvolutionPlanner::MakePlan(request);
+}
+
+template <typename T>
+void
+RunDeconvolution(cfc_engine &                       handle,
+                 const DeconvolutionPlanner::Plan & plan,
+                 const cfc_deconvolution &          problem,
+                 const void *                       input,
+                 void *                             output,
+                 const void *                       kernel,
+                 bool                               kernelOnDevice,
+                 const Engine::IterationFunction &  onIteration,
+                 void *                             stream)
+{
+  if (input == nullptr || output == nullptr || kernel == nullptr)
+  {
+    throw std::invalid_argument("the input, output and kernel buffers must not be NULL");
+  }
+  const Settings               settings = SettingsOf(problem);
+  const Engine::KernelValues<T> values{ static_cast<const T *>(kernel), kernelOnDevice, 0 };
+  if (problem.device_resident == 0)
+  {
+    if (kernelOnDevice)
+    {
+      throw std::invalid_argument("a host problem takes its kernel in host memory");
+    }
+    handle.engine.Deconvolve<T>(
+      plan, { static_cast<const T *>(input), plan.input }, { static_cast<T *>(output), plan.output }, values, settings, onIteration);
+    return;
+  }
+  handle.engine.DeconvolveOnDevice<T>(
+    plan, { static_cast<const T *>(input), plan.input }, { static_cast<T *>(output), plan.output }, values, settings, onIteration, stream);
+}
+} // namespace
+
+extern "C"
+{
+  void
+  cfc_deconvolution_defaults(cfc_deconvolution * problem)
+  {
+    if (problem == nullptr)
+    {
+      return;
+    }
+    *problem = cfc_deconvolution{};
+    problem->dimension = 3;
+    for (unsigned int a = 0; a < 3; ++a)
+    {
+      problem->image_size[a] = 1;
+      problem->kernel_size[a] = 1;
+    }
+    problem->mode = CFC_MODE_SAME;
+    problem->boundary = CFC_BOUNDARY_ZERO_FLUX_NEUMANN;
+    problem->algorithm = CFC_RICHARDSON_LUCY;
+    problem->edges = CFC_EDGES_BOUNDARY_CONDITION;
+    problem->element_size = 4;
+    problem->greatest_prime_factor = 7;
+    problem->iterations = 1;
+    problem->alpha = 0.1;
+    problem->division_threshold = 1e-5;
+    problem->kernel_zero_magnitude_threshold = 1e-4;
+    problem->weight_threshold = 0.01;
+  }
+
+  cfc_status
+  cfc_deconvolution_plan(const cfc_deconvolution * problem, int device, cfc_deconvolution_info * info)
+  {
+    return CfcGuarded([&] {
+      if (problem == nullptr)
+      {
+        throw std::invalid_argument("no problem was given");
+      }
+      const bool          gpu = Engine::DeviceAvailable(nullptr, device);
+      const std::uint64_t budget = gpu && problem->memory_budget == 0 ? CfcDefaultBudget(device, 0) : problem->memory_budget;
+      FillDeconvolutionInfo(PlanDeconvolution(*problem, budget, device, gpu), budget, 0, info);
+      return CFC_OK;
+    });
+  }
+
+  cfc_status
+  cfc_deconvolve(cfc_engine *              engine,
+                 const cfc_deconvolution * problem,
+                 const void *              input,
+                 void *                    output,
+                 const void *              kernel,
+                 int                       kernel_on_device,
+                 cfc_iteration_callback    callback,
+                 void *                    user,
+                 void *                    stream,
+                 cfc_deconvolution_info *  info)
+  {
+    return CfcGuarded([&] {
+      if (engine == nullptr || problem == nullptr)
+      {
+        throw std::invalid_argument("cfc_deconvolve needs an engine and a problem");
+      }
+      std::string why;
+      if (!Engine::DeviceAvailable(&why, engine->device))
+      {
+        return CfcFail(CFC_ERROR_NO_DEVICE, why);
+      }
+      const std::uint64_t budget = problem->memory_budget != 0
+                                     ? problem->memory_budget
+                                     : CfcDefaultBudget(engine->device, engine->engine.AllocatedDeviceBytes());
+      const DeconvolutionPlanner::Plan plan = PlanDeconvolution(*problem, budget, engine->device, true);
+      Engine::IterationFunction        onIteration;
+      if (callback != nullptr)
+      {
+        onIteration = [callback, user](const Engine::IterationReport & report) {
+          return callback(user, report.iteration, report.tile, report.tiles, report.divergence, report.relativeChange) != 0;
+        };
+      }
+      if (problem->element_size == 4)
+      {
+        RunDeconvolution<float>(*engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
+      }
+      else
+      {
+        RunDeconvolution<double>(*engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
+      }
+      FillDeconvolutionInfo(plan, budget, engine->engine.LastIterations(), info);
+      return CFC_OK;
+    });
+  }
+}

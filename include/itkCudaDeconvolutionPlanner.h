@@ -1,0 +1,174 @@
+/*=========================================================================
+ *
+ *  Copyright NumFOCUS
+ *
+ *  Licensed under the Apache License, Version 2.0 (the "License");
+ *  you may not use this file except in compliance with the License.
+ *  You may obtain a copy of the License at
+ *
+ *         https://www.apache.org/licenses/LICENSE-2.0.txt
+ *
+ *  Unless required by applicable law or agreed to in writing, software
+ *  distributed under the License is distributed on an "AS IS" BASIS,
+ *  WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ *  See the License for the specific language governing permissions and
+ *  limitations under the License.
+ *
+ *=========================================================================*/
+#ifndef itkCudaDeconvolutionPlanner_h
+#define itkCudaDeconvolutionPlanner_h
+
+#include "itkCudaFFTConvolutionPlanner.h"
+
+namespace itk
+{
+/** \class CudaDeconvolutionPlanner
+ * \brief Geometry and memory plan of an FFT deconvolution: pure C++, no CUDA, no ITK templates.
+ *
+ * A deconvolution works on a grid (the FFT size) that holds the observed data of a tile (all of
+ * the image, or a block of it with a halo) at an offset. Two ways to treat the edges:
+ * - BoundaryCondition (ITK parity): as ITK's FFTConvolutionImageFilter pads for its
+ *   deconvolution filters. The data are extended by the kernel radius floor(K/2) on each side
+ *   with the boundary condition, then to a size whose greatest prime factor is at most
+ *   greatestPrimeFactor, (P - n - 2r) / 2 of the extra voxels below, the rest above, again with
+ *   the boundary condition of that extended block. The deconvolution is circulant on that grid;
+ *   the extended voxels count as data.
+ * - NonCirculant (Bertero and Boccacci): the grid holds every object voxel that reaches the data,
+ *   n + K - 1 voxels per axis, the data at offset K - 1 - floor(K/2), and no wrapped sample
+ *   reaches the data. Voxels outside the data are unknown: the likelihood is taken over the data
+ *   only and the update is weighted by 1 / (H^T 1) (zero where that is below a threshold).
+ *
+ * Volumes larger than the memory budget are cut into tiles along their longest axes; each tile
+ * deconvolves its output block plus a halo on each side (clipped to the image) and keeps the
+ * output block. All tiles share one grid size, so one cuFFT plan and one transfer function.
+ * \ingroup CudaFFTConvolution
+ */
+class CudaFFTConvolution_EXPORT CudaDeconvolutionPlanner
+{
+public:
+  using Geometry = CudaFFTConvolutionPlanner;
+  using Box = Geometry::Box;
+  using IndexArray = Geometry::IndexArray;
+  using SizeArray = Geometry::SizeArray;
+  using Boundary = Geometry::Boundary;
+  using WorkAreaFunction = Geometry::WorkAreaFunction;
+
+  enum class Algorithm : std::uint8_t
+  {
+    RichardsonLucy,
+    Landweber,
+    ProjectedLandweber,
+    Inverse,
+    Tikhonov,
+    Wiener
+  };
+
+  enum class Edges : std::uint8_t
+  {
+    BoundaryCondition, //!< ITK's padding, circulant on the padded grid (ITK parity)
+    NonCirculant       //!< Bertero-Boccacci: the full object grid, weighted by 1 / (H^T 1)
+  };
+
+  static bool
+  IsIterative(Algorithm algorithm);
+
+  /** What a plan is made from. */
+  struct Request
+  {
+    unsigned int     dimension{ 3 };
+    Box              input;  //!< the observed image (all of it is read)
+    SizeArray        kernelSize{ { 1, 1, 1 } };
+    Box              output; //!< the voxels to write, inside the input
+    Algorithm        algorithm{ Algorithm::RichardsonLucy };
+    Edges            edges{ Edges::BoundaryCondition };
+    Boundary         boundary{ Boundary::ZeroFluxNeumann };
+    /** Grid sizes have no larger prime factor: ITK's FFT's for parity (FFTW 13, VNL 5). */
+    unsigned int greatestPrimeFactor{ 7 };
+    bool         accelerate{ false };     //!< Richardson-Lucy with Biggs-Andrews extrapolation
+    bool         totalVariation{ false }; //!< Richardson-Lucy with total-variation regularisation
+    unsigned int elementSize{ 4 };
+    std::uint64_t memoryBudget{ 0 }; //!< device bytes; 0 means no limit
+    WorkAreaFunction workArea;       //!< empty: a conservative model
+    std::uint64_t allocationGranularity{ Geometry::AllocationGranularity };
+    std::uint64_t planDataBytes{ Geometry::PlanDataBytes };
+    /** Voxels of data kept on each side of a tile's output block; 0 on an axis: DefaultHalo. */
+    SizeArray halo{ { 0, 0, 0 } };
+  };
+
+  struct Tile
+  {
+    Box output; //!< voxels this tile writes
+    Box data;   //!< observed voxels it reads: output plus the halo, inside the input
+  };
+
+  /** Device bytes of a plan, buffer by buffer (all sized for the largest tile). */
+  struct MemoryEstimate
+  {
+    std::uint64_t fftBuffer{ 0 };        //!< in-place real/half-complex FFT buffer
+    std::uint64_t transferFunction{ 0 }; //!< the kernel spectrum
+    std::uint64_t estimate{ 0 };         //!< the current estimate on the grid (iterative)
+    std::uint64_t data{ 0 };             //!< the observed data of a tile, compact (also the output block)
+    std::uint64_t dataSpectrum{ 0 };     //!< Landweber: the spectrum of the padded data
+    std::uint64_t weights{ 0 };          //!< non-circulant: 1 / (H^T 1) on the grid
+    std::uint64_t acceleration{ 0 };     //!< previous estimate and step (Biggs-Andrews)
+    std::uint64_t regularization{ 0 };   //!< total variation without acceleration: the update's copy
+    std::uint64_t workArea{ 0 };         //!< cuFFT work area
+    std::uint64_t planData{ 0 };
+    std::uint64_t axisMaps{ 0 };
+    std::uint64_t kernelUpload{ 0 };     //!< the kernel, only while its spectrum is made
+
+    std::uint64_t
+    Peak() const;
+  };
+
+  struct Plan
+  {
+    unsigned int      dimension{ 3 };
+    Algorithm         algorithm{ Algorithm::RichardsonLucy };
+    Edges             edges{ Edges::BoundaryCondition };
+    Boundary          boundary{ Boundary::ZeroFluxNeumann };
+    bool              accelerate{ false };
+    bool              totalVariation{ false };
+    SizeArray         kernelSize{ { 1, 1, 1 } };
+    unsigned int      elementSize{ 4 };
+    unsigned int      greatestPrimeFactor{ 7 };
+    Box               input;
+    Box               output;
+    SizeArray         halo{ { 0, 0, 0 } };
+    SizeArray         gridSize{ { 1, 1, 1 } }; //!< the FFT size of every tile
+    std::vector<Tile> tiles;
+    std::uint64_t     maxDataVoxels{ 0 };
+    MemoryEstimate    memory;
+  };
+
+  /** Makes the plan: one tile when it fits the budget, else tiles with halos that fit. Throws
+   * std::invalid_argument for inconsistent requests and std::length_error when nothing fits. */
+  static Plan
+  MakePlan(const Request & request);
+
+  /** The grid a data block of \a dataSize needs (before tiles share the largest one). */
+  static SizeArray
+  GridSize(const Request & request, const SizeArray & dataSize);
+
+  /** For one axis of one tile: for each grid position, the offset inside tile.data it reads, or
+   * -1 (the constant of a Constant boundary; outside the data when NonCirculant). */
+  static std::vector<std::int64_t>
+  AxisDataMap(const Plan & plan, const Tile & tile, unsigned int axis);
+
+  /** Grid position of the tile's first data voxel, per axis (the data start at this offset in
+   * the grid; its output block starts at this plus output.index - data.index). */
+  static IndexArray
+  DataOffset(const Plan & plan, const Tile & tile);
+
+  /** The halo used when a request leaves it 0: twice the kernel size on each side (the seam
+   * error this leaves is measured in the benchmark; see README). */
+  static SizeArray
+  DefaultHalo(const SizeArray & kernelSize, unsigned int dimension);
+
+  /** Device memory of one tile's grid. */
+  static MemoryEstimate
+  EstimateMemory(const Request & request, const SizeArray & gridSize, std::uint64_t dataVoxels);
+};
+} // namespace itk
+
+#endif
