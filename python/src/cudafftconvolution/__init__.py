@@ -6,6 +6,7 @@ the same results come from NumPy's FFT; last_compute_device() says which path ra
 
     import cudafftconvolution as cfc
     blurred = cfc.convolve(volume, psf, mode="same", normalize=True)
+    restored = cfc.richardson_lucy(blurred, psf, iterations=50, accelerate=True)
 """
 from ._api import (
     BOUNDARIES,
@@ -18,26 +19,44 @@ from ._api import (
     gpu_available,
     gpu_unavailable_reason,
     last_compute_device,
+)
+from ._deconvolution import (
+    ALGORITHMS,
+    EDGES,
+    DeconvolutionInfo,
+    DeconvolutionMemoryEstimate,
+    deconvolve,
+    estimate_deconvolution_memory,
+    last_deconvolution_info,
     release,
+    richardson_lucy,
 )
 from ._native import CUFFT_SOURCE, LOAD_ERROR, CudaError, CudaOutOfMemoryError, GPUMemoryBudgetError, NoGPUError
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALGORITHMS",
     "BOUNDARIES",
     "MODES",
     "Convolver",
     "CudaError",
     "CudaOutOfMemoryError",
+    "DeconvolutionInfo",
+    "DeconvolutionMemoryEstimate",
+    "EDGES",
     "GPUMemoryBudgetError",
     "MemoryEstimate",
     "NoGPUError",
     "convolve",
     "cuda_fft_convolution_image_filter",
+    "deconvolve",
+    "estimate_deconvolution_memory",
     "estimate_gpu_memory",
     "gpu_available",
     "gpu_unavailable_reason",
     "last_compute_device",
+    "last_deconvolution_info",
     "release",
+    "richardson_lucy",
 ]

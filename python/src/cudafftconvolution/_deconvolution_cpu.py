@@ -109,7 +109,7 @@ def transfer_function(kernel: np.ndarray, grid, normalize: bool) -> np.ndarray:
 
 def _blur(x: np.ndarray, spectrum: np.ndarray, adjoint: bool = False) -> np.ndarray:
     h = np.conj(spectrum) if adjoint else spectrum
-    return np.fft.irfftn(np.fft.rfftn(x) * h, s=x.shape)
+    return np.fft.irfftn(np.fft.rfftn(x) * h, s=x.shape, axes=tuple(range(x.ndim)))
 
 
 def total_variation_factor(x: np.ndarray, lam: float) -> np.ndarray:
@@ -242,7 +242,7 @@ def _landweber(d, spectrum, geo, iterations, alpha, projected, callback) -> Resu
         if done == iterations or (callback is not None and callback(done, math.nan, math.nan) is False):
             break
         f = np.fft.rfftn(x)
-        x = np.fft.irfftn(alpha * np.conj(spectrum) * g + (1 - alpha * power) * f, s=x.shape)
+        x = np.fft.irfftn(alpha * np.conj(spectrum) * g + (1 - alpha * power) * f, s=x.shape, axes=tuple(range(x.ndim)))
         if projected:
             x = np.maximum(x, 0.0)
     return Result(x, geo, done, [])
@@ -261,7 +261,7 @@ def _direct(d, spectrum, algorithm, threshold, mu, noise) -> np.ndarray:
             den = power + noise / (np.abs(i) ** 2 - noise)
             value = np.where(np.abs(den) >= threshold, i * np.conj(spectrum) / den, 0)
         value = np.where(np.isfinite(value), value, 0)
-    return np.fft.irfftn(value, s=d.shape)
+    return np.fft.irfftn(value, s=d.shape, axes=tuple(range(d.ndim)))
 
 
 def crop(result: Result, output_start, output_shape) -> np.ndarray:

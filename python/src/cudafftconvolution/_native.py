@@ -15,7 +15,7 @@ import sys
 import threading
 
 CUFFT_SONAME = "libcufft.so.12"
-ABI_VERSION = 1
+ABI_VERSION = 2  # 2: the deconvolution section (cfc_deconvolution, cfc_deconvolve)
 
 OK, INVALID_ARGUMENT, BUDGET, OUT_OF_MEMORY, CUDA, NO_DEVICE, INTERNAL = range(7)
 
@@ -42,6 +42,59 @@ class PlanInfo(ctypes.Structure):
         ("peak_device_bytes", ctypes.c_uint64),
         ("memory_budget", ctypes.c_uint64),
     ]
+
+
+class Deconvolution(ctypes.Structure):
+    """cfc_deconvolution (ABI version 2): one deconvolution problem, x first in the size arrays."""
+
+    _fields_ = [
+        ("dimension", ctypes.c_uint32),
+        ("image_size", ctypes.c_uint64 * 3),
+        ("kernel_size", ctypes.c_uint64 * 3),
+        ("mode", ctypes.c_int32),
+        ("boundary", ctypes.c_int32),
+        ("algorithm", ctypes.c_int32),
+        ("edges", ctypes.c_int32),
+        ("element_size", ctypes.c_uint32),
+        ("memory_budget", ctypes.c_uint64),
+        ("device_resident", ctypes.c_int32),
+        ("greatest_prime_factor", ctypes.c_uint32),
+        ("halo", ctypes.c_uint64 * 3),
+        ("iterations", ctypes.c_uint32),
+        ("accelerate", ctypes.c_int32),
+        ("normalize", ctypes.c_int32),
+        ("compute_divergence", ctypes.c_int32),
+        ("constant", ctypes.c_double),
+        ("alpha", ctypes.c_double),
+        ("division_threshold", ctypes.c_double),
+        ("kernel_zero_magnitude_threshold", ctypes.c_double),
+        ("regularization_constant", ctypes.c_double),
+        ("noise_variance", ctypes.c_double),
+        ("weight_threshold", ctypes.c_double),
+        ("background", ctypes.c_double),
+        ("total_variation", ctypes.c_double),
+        ("relative_change_tolerance", ctypes.c_double),
+        ("divergence_tolerance", ctypes.c_double),
+    ]
+
+
+class DeconvolutionInfo(ctypes.Structure):
+    """cfc_deconvolution_info: the plan that ran (or would run) and the last tile's iterations."""
+
+    _fields_ = [
+        ("output_index", ctypes.c_int64 * 3),
+        ("output_size", ctypes.c_uint64 * 3),
+        ("grid_size", ctypes.c_uint64 * 3),
+        ("tiles", ctypes.c_uint64),
+        ("peak_device_bytes", ctypes.c_uint64),
+        ("memory_budget", ctypes.c_uint64),
+        ("iterations", ctypes.c_uint32),
+    ]
+
+
+# int (*)(void * user, uint32_t iteration, uint64_t tile, uint64_t tiles, double divergence, double relative_change)
+IterationCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64,
+                                     ctypes.c_uint64, ctypes.c_double, ctypes.c_double)
 
 
 class CudaError(RuntimeError):
@@ -121,8 +174,15 @@ def _declare(lib):
         ctypes.c_void_p, p(Problem), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
         u64, ctypes.c_int, ctypes.c_double, ctypes.c_void_p, p(PlanInfo),
     ]
+    lib.cfc_deconvolution_defaults.restype = None
+    lib.cfc_deconvolution_defaults.argtypes = [p(Deconvolution)]
+    lib.cfc_deconvolution_plan.argtypes = [p(Deconvolution), ctypes.c_int, p(DeconvolutionInfo)]
+    lib.cfc_deconvolve.argtypes = [
+        ctypes.c_void_p, p(Deconvolution), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+        IterationCallback, ctypes.c_void_p, ctypes.c_void_p, p(DeconvolutionInfo),
+    ]
     for name in ("cfc_device_memory", "cfc_plan", "cfc_engine_create", "cfc_engine_release",
-                 "cfc_engine_allocated_bytes", "cfc_convolve"):
+                 "cfc_engine_allocated_bytes", "cfc_convolve", "cfc_deconvolution_plan", "cfc_deconvolve"):
         getattr(lib, name).restype = ctypes.c_int
 
 
@@ -132,9 +192,11 @@ def _load():
     try:
         cufft = _load_cufft()
         lib = ctypes.CDLL(path)
-        _declare(lib)
+        lib.cfc_abi_version.restype = ctypes.c_int
+        lib.cfc_abi_version.argtypes = []
         if lib.cfc_abi_version() != ABI_VERSION:
             raise OSError(f"{path} has C ABI version {lib.cfc_abi_version()}, this package needs {ABI_VERSION}")
+        _declare(lib)  # after the version check: an older library lacks the newer functions
         return lib, None, cufft
     except OSError as error:
         return None, str(error), None
@@ -176,6 +238,15 @@ class Engine:
                                    float(constant), stream, ctypes.byref(info)))
         return info
 
+    def deconvolve(self, problem, input_pointer, output_pointer, kernel_pointer, kernel_on_device, callback, stream):
+        """cfc_deconvolve; callback is an IterationCallback (or None). Returns the DeconvolutionInfo."""
+        info = DeconvolutionInfo()
+        check(LIBRARY.cfc_deconvolve(self._handle, ctypes.byref(problem), input_pointer, output_pointer,
+                                     kernel_pointer, int(kernel_on_device),
+                                     callback if callback is not None else IterationCallback(), None, stream,
+                                     ctypes.byref(info)))
+        return info
+
     def reused_spectrum(self):
         return LIBRARY.cfc_engine_reused_spectrum(self._handle) == 1
 
@@ -198,6 +269,19 @@ class Engine:
             self.close()
         except Exception:  # at interpreter exit ctypes may be gone
             pass
+
+
+def deconvolution_defaults():
+    """A cfc_deconvolution with ITK's defaults (cfc_deconvolution_defaults)."""
+    problem = Deconvolution()
+    LIBRARY.cfc_deconvolution_defaults(ctypes.byref(problem))
+    return problem
+
+
+def deconvolution_plan(problem, device):
+    info = DeconvolutionInfo()
+    check(LIBRARY.cfc_deconvolution_plan(ctypes.byref(problem), int(device), ctypes.byref(info)))
+    return info
 
 
 def plan(problem, device):
