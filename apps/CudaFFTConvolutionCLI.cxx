@@ -23,40 +23,23 @@
 //   CudaFFTConvolution --estimate input kernel          (the GPU memory plan, then exit)
 //   CudaFFTConvolution --demo OUTDIR [--demo-scale S]
 
+#include "CudaFFTConvolutionCLISupport.h"
 #include "CudaFFTConvolutionDemo.h"
 #include "CudaFFTConvolutionXML.h"
 
-#include "itkCommand.h"
-#include "itkConstantBoundaryCondition.h"
 #include "itkCudaFFTConvolutionImageFilter.h"
 #include "itkImageFileReader.h"
-#include "itkImageFileWriter.h"
-#include "itkImageIOFactory.h"
-#include "itkPeriodicBoundaryCondition.h"
-#include "itkZeroFluxNeumannBoundaryCondition.h"
-#include "itksys/SystemTools.hxx"
-
-#include <tclap/CmdLine.h>
 
 #include <chrono>
-#include <cstdio>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <memory>
 #include <sstream>
-#include <unistd.h>
+#include <vector>
 
 namespace
 {
-using OutputRegion = itk::CudaFFTConvolutionImageFilterEnums::OutputRegion;
+using namespace CudaFFTConvolutionCLI;
 using ComputeDevice = itk::CudaFFTConvolutionImageFilterEnums::ComputeDevice;
-
-/** A failure the user caused: its message is printed on one line. */
-struct UsageError : std::runtime_error
-{
-  using std::runtime_error::runtime_error;
-};
 
 struct Options
 {
@@ -79,160 +62,13 @@ struct Report
   unsigned int tiles{ 0 };
 };
 
-OutputRegion
-ParseMode(const std::string & mode)
-{
-  if (mode == "same")
-    return OutputRegion::SAME;
-  if (mode == "valid")
-    return OutputRegion::VALID;
-  if (mode == "full")
-    return OutputRegion::FULL;
-  throw UsageError("unknown output region mode '" + mode + "': use same, valid or full");
-}
-
-/** "auto" (0), or a positive number of bytes with an optional unit: 4GiB, 512MiB, 2e9. */
-itk::SizeValueType
-ParseBudget(const std::string & text)
-{
-  if (text == "auto" || text.empty())
-    return 0;
-  std::size_t  used = 0;
-  double       value = 0;
-  try
-  {
-    value = std::stod(text, &used);
-  }
-  catch (const std::exception &)
-  {
-    used = 0;
-  }
-  const std::string unit = text.substr(used);
-  double            scale = 0;
-  if (unit.empty() || unit == "B")
-    scale = 1;
-  else if (unit == "KiB")
-    scale = 1024.0;
-  else if (unit == "MiB")
-    scale = 1024.0 * 1024.0;
-  else if (unit == "GiB")
-    scale = 1024.0 * 1024.0 * 1024.0;
-  if (used == 0 || scale == 0 || !(value * scale >= 1))
-  {
-    throw UsageError("the GPU memory budget '" + text + "' must be 'auto' or a positive size such as 4GiB or 512MiB");
-  }
-  return static_cast<itk::SizeValueType>(value * scale);
-}
-
-/** ITK's messages can span lines; a CLI says what went wrong on one. */
-std::string
-OneLine(std::string text)
-{
-  for (auto & c : text)
-  {
-    if (c == '\n' || c == '\r')
-      c = ' ';
-  }
-  const auto first = text.find_first_not_of(' ');
-  return first == std::string::npos ? std::string() : text.substr(first);
-}
-
-/** Dimension of an image file, read from its header; a clear message when it cannot be read. */
-unsigned int
-FileDimension(const std::string & fileName, const char * what)
-{
-  if (!itksys::SystemTools::FileExists(fileName, true))
-  {
-    throw UsageError(std::string("the ") + what + " file '" + fileName + "' does not exist");
-  }
-  auto io = itk::ImageIOFactory::CreateImageIO(fileName.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
-  if (io.IsNull())
-  {
-    throw UsageError(std::string("the ") + what + " file '" + fileName + "' is not an image ITK can read");
-  }
-  io->SetFileName(fileName);
-  try
-  {
-    io->ReadImageInformation();
-  }
-  catch (const itk::ExceptionObject & error)
-  {
-    throw UsageError(std::string("the ") + what + " file '" + fileName + "' cannot be read: " +
-                     OneLine(error.GetDescription()));
-  }
-  return io->GetNumberOfDimensions();
-}
-
-/** Writes through a temporary name in the same folder and renames: no partial output file. */
-template <typename TImage>
-void
-WriteAtomically(const TImage * image, const std::string & fileName)
-{
-  const std::string folder = itksys::SystemTools::GetFilenamePath(fileName);
-  const std::string partial = (folder.empty() ? std::string() : folder + "/") + ".partial-" + std::to_string(getpid()) +
-                              "-" + itksys::SystemTools::GetFilenameName(fileName);
-  try
-  {
-    auto writer = itk::ImageFileWriter<TImage>::New();
-    writer->SetInput(image);
-    writer->SetFileName(partial);
-    writer->UseCompressionOn();
-    writer->Update();
-  }
-  catch (...)
-  {
-    std::remove(partial.c_str());
-    throw;
-  }
-  if (std::rename(partial.c_str(), fileName.c_str()) != 0)
-  {
-    std::remove(partial.c_str());
-    throw UsageError("cannot write the output file '" + fileName + "'");
-  }
-}
-
-/** The boundary condition by name, for plans made before a filter exists (--estimate). */
-itk::CudaFFTConvolutionImageFilterEnums::Boundary
-ParseBoundary(const std::string & boundary)
-{
-  using Boundary = itk::CudaFFTConvolutionImageFilterEnums::Boundary;
-  if (boundary == "zero-flux-neumann")
-    return Boundary::ZERO_FLUX_NEUMANN;
-  if (boundary == "constant")
-    return Boundary::CONSTANT;
-  if (boundary == "periodic")
-    return Boundary::PERIODIC;
-  throw UsageError("unknown boundary condition '" + boundary + "': use zero-flux-neumann, constant or periodic");
-}
-
-template <typename TImage>
-std::unique_ptr<itk::ImageBoundaryCondition<TImage>>
-MakeBoundary(const Options & options)
-{
-  using Boundary = itk::CudaFFTConvolutionImageFilterEnums::Boundary;
-  switch (ParseBoundary(options.boundary))
-  {
-    case Boundary::PERIODIC:
-      return std::make_unique<itk::PeriodicBoundaryCondition<TImage>>();
-    case Boundary::CONSTANT:
-    {
-      auto condition = std::make_unique<itk::ConstantBoundaryCondition<TImage>>();
-      condition->SetConstant(static_cast<typename TImage::PixelType>(options.constant));
-      return condition;
-    }
-    case Boundary::ZERO_FLUX_NEUMANN:
-      break;
-  }
-  return std::make_unique<itk::ZeroFluxNeumannBoundaryCondition<TImage>>();
-}
-
 template <typename TImage, typename TPrecision>
 typename TImage::Pointer
 Convolve(const TImage * input, const TImage * kernel, const Options & options, Report & report)
 {
   using FilterType = itk::CudaFFTConvolutionImageFilter<TImage, TImage, TImage, TPrecision>;
   auto filter = FilterType::New();
-  auto boundary = MakeBoundary<TImage>(options);
+  auto boundary = MakeBoundary<TImage>(options.boundary, options.constant);
   filter->SetInput(input);
   filter->SetKernelImage(kernel);
   filter->SetNormalize(options.normalize);
@@ -242,12 +78,7 @@ Convolve(const TImage * input, const TImage * kernel, const Options & options, R
   filter->SetComputeDevice(options.cpu ? ComputeDevice::CPU : ComputeDevice::AUTOMATIC);
   if (options.progress)
   {
-    auto printer = itk::CStyleCommand::New();
-    printer->SetCallback([](itk::Object * caller, const itk::EventObject &, void *) {
-      const auto * process = static_cast<const itk::ProcessObject *>(caller);
-      std::cout << "<filter-progress>" << process->GetProgress() << "</filter-progress>" << std::endl;
-    });
-    filter->AddObserver(itk::ProgressEvent(), printer);
+    PrintProgressEvents(filter);
   }
   const auto start = std::chrono::steady_clock::now();
   filter->Update();
@@ -271,9 +102,8 @@ Convolve(const TImage * input, const TImage * kernel, const Options & options, R
 {
   if (options.precision == "double")
     return Convolve<TImage, double>(input, kernel, options, report);
-  if (options.precision == "float")
-    return Convolve<TImage, float>(input, kernel, options, report);
-  throw UsageError("unknown precision '" + options.precision + "': use float or double");
+  CheckPrecision(options.precision);
+  return Convolve<TImage, float>(input, kernel, options, report);
 }
 
 /** The plan the filter would make, printed: bytes, tiles, FFT size, the largest buffers. */
@@ -291,24 +121,8 @@ PrintEstimate(const std::string & inputFile, const std::string & kernelFile, con
   const auto mode = ParseMode(options.mode);
   const auto imageSize = readSize(inputFile);
   const auto kernelSize = readSize(kernelFile);
-  itk::SizeValueType budget = options.budget;
-  std::string        budgetText = std::to_string(budget) + " bytes";
-  if (budget == 0)
-  {
-    std::string reason;
-    if (itk::CudaFFTConvolutionEngine::DeviceAvailable(&reason))
-    {
-      std::uint64_t freeBytes = 0;
-      std::uint64_t totalBytes = 0;
-      itk::CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes);
-      budget = freeBytes / 10 * 8;
-      budgetText = std::to_string(budget) + " bytes (80% of the free GPU memory)";
-    }
-    else
-    {
-      budgetText = "none (no GPU: " + reason + ")";
-    }
-  }
+  std::string              budgetText;
+  const itk::SizeValueType budget = PlanningBudget(options.budget, budgetText);
   const auto estimate = [&](auto precision) {
     using FilterType = itk::CudaFFTConvolutionImageFilter<ImageType, ImageType, ImageType, decltype(precision)>;
     return FilterType::MakeGPUPlan(imageSize, kernelSize, mode, budget, ParseBoundary(options.boundary));
@@ -332,7 +146,7 @@ Run(const std::string & inputFile, const std::string & kernelFile, const std::st
   using ImageType = itk::Image<float, VDimension>;
   Report report;
   ParseMode(options.mode);
-  MakeBoundary<ImageType>(options);
+  MakeBoundary<ImageType>(options.boundary, options.constant);
   auto input = itk::ReadImage<ImageType>(inputFile);
   auto kernel = itk::ReadImage<ImageType>(kernelFile);
   auto output = Convolve<ImageType>(input, kernel, options, report);
@@ -416,109 +230,83 @@ Demo(const std::string & folder, unsigned int scale, const Options & base)
   std::cout << timing.str() << std::endl;
   return EXIT_SUCCESS;
 }
+/** Convolves (or, with --estimate, plans) the files named on the command line. */
+int
+ConvolveFiles(const std::vector<std::string> & paths, bool estimate, const Options & options,
+              const std::string & returnParameterFile)
+{
+  if (paths.size() != (estimate ? 2u : 3u))
+  {
+    throw UsageError(estimate ? "--estimate takes an input and a kernel file"
+                              : "give an input, a kernel and an output file (or --demo FOLDER)");
+  }
+  const unsigned int dimension = ImageAndKernelDimension(paths[0], paths[1], "kernel");
+  if (estimate)
+  {
+    dimension == 2 ? PrintEstimate<2>(paths[0], paths[1], options) : PrintEstimate<3>(paths[0], paths[1], options);
+    return EXIT_SUCCESS;
+  }
+  const Report report =
+    dimension == 2 ? Run<2>(paths[0], paths[1], paths[2], options) : Run<3>(paths[0], paths[1], paths[2], options);
+  ReturnParameters parameters;
+  parameters.Add("computeDevice", report.device);
+  parameters.Add("elapsedSeconds", report.seconds);
+  parameters.Write(returnParameterFile);
+  return EXIT_SUCCESS;
+}
+
+int
+Main(int argc, char * argv[])
+{
+  TCLAP::CmdLine cmd("Convolves an image with a kernel (PSF) by FFT on an NVIDIA GPU (cuFFT), or on the CPU through "
+                     "ITK's FFT filters where no GPU is present. Also a 3D Slicer CLI module (--xml).",
+                     ' ',
+                     "1.0.0");
+  TCLAP::ValueArg<std::string> mode("", "mode", "output region: same (default), valid or full", false, "same", "mode", cmd);
+  TCLAP::ValueArg<std::string> boundary(
+    "", "boundary", "zero-flux-neumann (default), constant or periodic", false, "zero-flux-neumann", "condition", cmd);
+  TCLAP::ValueArg<double>      constant("", "constant", "value outside the image for --boundary constant", false, 0, "value", cmd);
+  TCLAP::SwitchArg             normalize("", "normalize", "divide the kernel by its sum", cmd);
+  TCLAP::ValueArg<std::string> precision("", "precision", "internal precision: float (default) or double", false, "float", "precision", cmd);
+  TCLAP::ValueArg<std::string> budget("", "budget", "GPU memory budget: auto (80% of the free memory) or a size such as 4GiB", false, "auto", "size", cmd);
+  TCLAP::SwitchArg             cpu("", "cpu", "run on the CPU (ITK's FFT filters) even where a GPU is present", cmd);
+  TCLAP::SwitchArg             estimate("", "estimate", "print the GPU memory plan and tiling for input and kernel, then exit", cmd);
+  TCLAP::ValueArg<std::string> demo("", "demo", "run the demo, writing its volumes and pictures to this folder", false, "", "folder", cmd);
+  TCLAP::ValueArg<unsigned int> demoScale("", "demo-scale", "divide the demo's sizes by this (1: the notebook's)", false, 1, "factor", cmd);
+  SlicerArguments              slicer(cmd);
+  TCLAP::UnlabeledMultiArg<std::string> files("files", "input image, kernel (PSF) image and output image", false, "input kernel output", cmd);
+  cmd.parse(argc, argv);
+
+  Options options;
+  options.mode = mode.getValue();
+  options.boundary = boundary.getValue();
+  options.constant = constant.getValue();
+  options.normalize = normalize.getValue();
+  options.precision = precision.getValue();
+  options.budget = ParseBudget(budget.getValue());
+  options.cpu = cpu.getValue();
+  options.progress = true;
+  ParseMode(options.mode);
+  CheckPrecision(options.precision);
+  if (!demo.isSet())
+  {
+    return ConvolveFiles(files.getValue(), estimate.getValue(), options, slicer.returnParameterFile.getValue());
+  }
+  if (demoScale.getValue() < 1 || demoScale.getValue() > 16)
+  {
+    throw UsageError("--demo-scale must be between 1 and 16");
+  }
+  options.progress = false;
+  return Demo(demo.getValue(), demoScale.getValue(), options);
+}
 } // namespace
 
 int
 main(int argc, char * argv[])
 {
-  // Slicer reads the description from stdout; nothing else may be printed.
-  for (int i = 1; i < argc; ++i)
+  if (PrintXMLIfAsked(argc, argv, CudaFFTConvolutionXML))
   {
-    if (std::string(argv[i]) == "--xml")
-    {
-      std::cout << CudaFFTConvolutionXML;
-      return EXIT_SUCCESS;
-    }
-  }
-  try
-  {
-    TCLAP::CmdLine cmd("Convolves an image with a kernel (PSF) by FFT on an NVIDIA GPU (cuFFT), or on the CPU through "
-                       "ITK's FFT filters where no GPU is present. Also a 3D Slicer CLI module (--xml).",
-                       ' ',
-                       "1.0.0");
-    TCLAP::ValueArg<std::string> mode("", "mode", "output region: same (default), valid or full", false, "same", "mode", cmd);
-    TCLAP::ValueArg<std::string> boundary(
-      "", "boundary", "zero-flux-neumann (default), constant or periodic", false, "zero-flux-neumann", "condition", cmd);
-    TCLAP::ValueArg<double>      constant("", "constant", "value outside the image for --boundary constant", false, 0, "value", cmd);
-    TCLAP::SwitchArg             normalize("", "normalize", "divide the kernel by its sum", cmd);
-    TCLAP::ValueArg<std::string> precision("", "precision", "internal precision: float (default) or double", false, "float", "precision", cmd);
-    TCLAP::ValueArg<std::string> budget("", "budget", "GPU memory budget: auto (80% of the free memory) or a size such as 4GiB", false, "auto", "size", cmd);
-    TCLAP::SwitchArg             cpu("", "cpu", "run on the CPU (ITK's FFT filters) even where a GPU is present", cmd);
-    TCLAP::SwitchArg             estimate("", "estimate", "print the GPU memory plan and tiling for input and kernel, then exit", cmd);
-    TCLAP::ValueArg<std::string> demo("", "demo", "run the demo, writing its volumes and pictures to this folder", false, "", "folder", cmd);
-    TCLAP::ValueArg<unsigned int> demoScale("", "demo-scale", "divide the demo's sizes by this (1: the notebook's)", false, 1, "factor", cmd);
-    TCLAP::ValueArg<std::string> returnParameterFile("", "returnparameterfile", "file to write output parameters to (Slicer)", false, "", "file", cmd);
-    TCLAP::ValueArg<std::string> processInformation("", "processinformationaddress", "ignored (Slicer)", false, "", "address", cmd);
-    TCLAP::SwitchArg             xml("", "xml", "print the Slicer module description and exit", cmd);
-    TCLAP::UnlabeledMultiArg<std::string> files("files", "input image, kernel (PSF) image and output image", false, "input kernel output", cmd);
-    cmd.parse(argc, argv);
-
-    Options options;
-    options.mode = mode.getValue();
-    options.boundary = boundary.getValue();
-    options.constant = constant.getValue();
-    options.normalize = normalize.getValue();
-    options.precision = precision.getValue();
-    options.budget = ParseBudget(budget.getValue());
-    options.cpu = cpu.getValue();
-    options.progress = true;
-    ParseMode(options.mode);
-    if (options.precision != "float" && options.precision != "double")
-    {
-      throw UsageError("unknown precision '" + options.precision + "': use float or double");
-    }
-
-    if (demo.isSet())
-    {
-      if (demoScale.getValue() < 1 || demoScale.getValue() > 16)
-      {
-        throw UsageError("--demo-scale must be between 1 and 16");
-      }
-      options.progress = false;
-      return Demo(demo.getValue(), demoScale.getValue(), options);
-    }
-    const auto & paths = files.getValue();
-    if (paths.size() != (estimate.getValue() ? 2u : 3u))
-    {
-      throw UsageError(estimate.getValue() ? "--estimate takes an input and a kernel file"
-                                           : "give an input, a kernel and an output file (or --demo FOLDER)");
-    }
-    const unsigned int dimension = FileDimension(paths[0], "input");
-    const unsigned int kernelDimension = FileDimension(paths[1], "kernel");
-    if (dimension != kernelDimension)
-    {
-      throw UsageError("the input has " + std::to_string(dimension) + " dimensions but the kernel has " +
-                       std::to_string(kernelDimension));
-    }
-    if (dimension != 2 && dimension != 3)
-    {
-      throw UsageError("the input has " + std::to_string(dimension) + " dimensions; 2 or 3 are supported");
-    }
-    if (estimate.getValue())
-    {
-      dimension == 2 ? PrintEstimate<2>(paths[0], paths[1], options) : PrintEstimate<3>(paths[0], paths[1], options);
-      return EXIT_SUCCESS;
-    }
-    const Report report =
-      dimension == 2 ? Run<2>(paths[0], paths[1], paths[2], options) : Run<3>(paths[0], paths[1], paths[2], options);
-    if (returnParameterFile.isSet())
-    {
-      std::ofstream parameters(returnParameterFile.getValue());
-      parameters << "computeDevice = " << report.device << "\nelapsedSeconds = " << report.seconds << "\n";
-    }
     return EXIT_SUCCESS;
   }
-  catch (const TCLAP::ArgException & error)
-  {
-    std::cerr << "CudaFFTConvolution: " << OneLine(error.error()) << " (" << error.argId() << ")" << std::endl;
-  }
-  catch (const itk::ExceptionObject & error)
-  {
-    std::cerr << "CudaFFTConvolution: " << OneLine(error.GetDescription()) << std::endl;
-  }
-  catch (const std::exception & error)
-  {
-    std::cerr << "CudaFFTConvolution: " << OneLine(error.what()) << std::endl;
-  }
-  return EXIT_FAILURE;
+  return RunReportingErrors("CudaFFTConvolution", [&] { return Main(argc, argv); });
 }

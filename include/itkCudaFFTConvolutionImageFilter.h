@@ -18,16 +18,14 @@
 #ifndef itkCudaFFTConvolutionImageFilter_h
 #define itkCudaFFTConvolutionImageFilter_h
 
-#include "itkConstantBoundaryCondition.h"
 #include "itkConvolutionImageFilterBase.h"
+#include "itkCudaFFTConvolutionBoundaryConditions.h"
 #include "itkCudaFFTConvolutionCompatibility.h"
 #include "itkCudaFFTConvolutionEngine.h"
 #include "itkCudaFFTConvolutionImageFilterEnums.h"
 #include "itkCudaFFTConvolutionPlanner.h"
 #include "itkCudaPinnedImportImageContainer.h" // the opt-in page-locked pixel container
 #include "itkImage.h"
-#include "itkPeriodicBoundaryCondition.h"
-#include "itkZeroFluxNeumannBoundaryCondition.h"
 
 #include <complex>
 #include <memory>
@@ -326,9 +324,7 @@ private:
 
   // The boundary conditions the filter supports, owned by it: SetBoundaryCondition copies a given
   // one here and hands the superclass a pointer to the copy, never to the caller's object.
-  ConstantBoundaryCondition<TInputImage>        m_ConstantBoundaryCondition{};
-  ZeroFluxNeumannBoundaryCondition<TInputImage> m_ZeroFluxNeumannBoundaryCondition{};
-  PeriodicBoundaryCondition<TInputImage>        m_PeriodicBoundaryCondition{};
+  CudaFFTConvolutionBoundaryConditions<TInputImage> m_BoundaryConditions{};
 
   int                    m_GPUDevice{ -1 };
   int                    m_LastGPUDevice{ -1 };

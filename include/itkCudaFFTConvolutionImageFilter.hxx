@@ -20,99 +20,27 @@
 
 #include "itkCudaFFTConvolutionImageFilter.h"
 
-#include "itkConstantBoundaryCondition.h"
+#include "itkCudaFFTConvolutionFilterSupport.h"
 #include "itkHalfHermitianToRealInverseFFTImageFilter.h"
 #include "itkMath.h"
-#include "itkPeriodicBoundaryCondition.h"
 #include "itkRealToHalfHermitianForwardFFTImageFilter.h"
-#include "itkZeroFluxNeumannBoundaryCondition.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <sstream>
-#include <typeinfo>
 
 namespace itk
 {
 namespace CudaFFTConvolutionDetail
 {
-template <typename TRegion>
-CudaFFTConvolutionPlanner::Box
-ToBox(const TRegion & region)
-{
-  CudaFFTConvolutionPlanner::Box box;
-  for (unsigned int a = 0; a < TRegion::ImageDimension; ++a)
-  {
-    box.index[a] = region.GetIndex()[a];
-    box.size[a] = region.GetSize()[a];
-  }
-  return box;
-}
-
-template <typename TRegion>
-TRegion
-ToRegion(const CudaFFTConvolutionPlanner::Box & box)
-{
-  TRegion region;
-  for (unsigned int a = 0; a < TRegion::ImageDimension; ++a)
-  {
-    region.SetIndex(a, box.index[a]);
-    region.SetSize(a, box.size[a]);
-  }
-  return region;
-}
-
-/** The values of a buffer as TInternal: the buffer itself when the types agree, else a copy. */
-template <typename TInternal>
-const TInternal *
-AsInternal(const TInternal * values, std::size_t, std::vector<TInternal> &)
-{
-  return values;
-}
-template <typename TInternal, typename TPixel>
-const TInternal *
-AsInternal(const TPixel * values, std::size_t count, std::vector<TInternal> & storage)
-{
-  storage.assign(values, values + count);
-  return storage.data();
-}
-
-/** Where to write TInternal results: the output buffer itself when the types agree. */
-template <typename TInternal>
-TInternal *
-InternalTarget(TInternal * values, std::size_t, std::vector<TInternal> &)
-{
-  return values;
-}
-template <typename TInternal, typename TPixel>
-TInternal *
-InternalTarget(TPixel *, std::size_t count, std::vector<TInternal> & storage)
-{
-  storage.resize(count);
-  return storage.data();
-}
-
-template <typename TInternal>
-void
-CopyToOutput(const std::vector<TInternal> &, TInternal *)
-{}
-template <typename TInternal, typename TPixel>
-void
-CopyToOutput(const std::vector<TInternal> & storage, TPixel * values)
-{
-  std::copy(storage.begin(), storage.end(), values);
-}
-
 [[noreturn]] inline void
 ThrowAborted(const char * file, unsigned int line)
 {
-  ProcessAborted aborted(file, line);
-  aborted.SetLocation("CudaFFTConvolutionImageFilter::GenerateData");
-  aborted.SetDescription("CudaFFTConvolutionImageFilter: the update was aborted between tiles");
-  throw aborted;
+  CudaFFTConvolutionFilterSupport::ThrowAborted(file,
+                                                line,
+                                                "CudaFFTConvolutionImageFilter::GenerateData",
+                                                "CudaFFTConvolutionImageFilter: the update was aborted between tiles");
 }
-
 } // namespace CudaFFTConvolutionDetail
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -120,7 +48,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   CudaFFTConvolutionImageFilter()
 {
   // ITK's default (ZeroFluxNeumann), as the filter's own copy like any supported condition set later.
-  Superclass::SetBoundaryCondition(&m_ZeroFluxNeumannBoundaryCondition);
+  Superclass::SetBoundaryCondition(m_BoundaryConditions.GetDefault());
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -135,26 +63,10 @@ void
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::SetBoundaryCondition(
   BoundaryConditionType * condition)
 {
-  using ConstantType = ConstantBoundaryCondition<TInputImage>;
-  // Exact types only, as GetPlannerBoundary: a subclass may behave differently, so it is kept by
-  // pointer like any other condition and rejected at the update.
-  BoundaryConditionType * own = nullptr;
+  // Exact types only (see CudaFFTConvolutionBoundaryConditions): any other condition is kept by
+  // pointer and rejected at the update.
   bool                    constantChanged = false;
-  if (condition != nullptr && typeid(*condition) == typeid(ConstantType))
-  {
-    const auto constant = static_cast<const ConstantType *>(condition)->GetConstant();
-    constantChanged = Math::NotExactlyEquals(m_ConstantBoundaryCondition.GetConstant(), constant);
-    m_ConstantBoundaryCondition.SetConstant(constant);
-    own = &m_ConstantBoundaryCondition;
-  }
-  else if (condition != nullptr && typeid(*condition) == typeid(ZeroFluxNeumannBoundaryCondition<TInputImage>))
-  {
-    own = &m_ZeroFluxNeumannBoundaryCondition;
-  }
-  else if (condition != nullptr && typeid(*condition) == typeid(PeriodicBoundaryCondition<TInputImage>))
-  {
-    own = &m_PeriodicBoundaryCondition;
-  }
+  BoundaryConditionType * own = m_BoundaryConditions.Adopt(condition, constantChanged);
   if (own == nullptr)
   {
     Superclass::SetBoundaryCondition(condition); // ITK's behaviour: the caller's pointer
@@ -175,33 +87,16 @@ void
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::SetBoundaryCondition(
   const std::string & name)
 {
-  std::string key(name);
-  for (char & c : key)
+  std::unique_ptr<BoundaryConditionType> condition;
+  try
   {
-    c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    condition = CudaFFTConvolutionBoundaryConditions<TInputImage>::FromName(name);
   }
-  // A local condition is enough: the pointer overload copies it.
-  if (key == "zero-flux-neumann" || key == "neumann")
+  catch (const std::invalid_argument & error)
   {
-    ZeroFluxNeumannBoundaryCondition<TInputImage> condition;
-    this->SetBoundaryCondition(&condition);
+    itkExceptionMacro(<< error.what());
   }
-  else if (key == "constant")
-  {
-    ConstantBoundaryCondition<TInputImage> condition; // the constant 0
-    this->SetBoundaryCondition(&condition);
-  }
-  else if (key == "periodic")
-  {
-    PeriodicBoundaryCondition<TInputImage> condition;
-    this->SetBoundaryCondition(&condition);
-  }
-  else
-  {
-    itkExceptionMacro(<< "unknown boundary condition \"" << name
-                      << "\"; use \"zero-flux-neumann\" (also \"zero_flux_neumann\" or \"neumann\"), \"constant\" "
-                         "(the constant 0) or \"periodic\"");
-  }
+  this->SetBoundaryCondition(condition.get()); // copies it
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -342,16 +237,10 @@ template <typename TInputImage, typename TKernelImage, typename TOutputImage, ty
 void
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::ReleaseGPUResources()
 {
-  if (m_Engine)
+  const std::string error = CudaFFTConvolutionFilterSupport::ReleaseResources(m_Engine.get());
+  if (!error.empty())
   {
-    try
-    {
-      m_Engine->ReleaseResources();
-    }
-    catch (const CudaFFTConvolutionEngineError & error)
-    {
-      itkWarningMacro(<< "releasing GPU resources: " << error.what());
-    }
+    itkWarningMacro(<< "releasing GPU resources: " << error);
   }
 }
 
@@ -383,29 +272,14 @@ auto
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::GetPlannerBoundary(
   InputPixelType & constant) const -> PlannerType::Boundary
 {
-  const BoundaryConditionType * condition = this->GetBoundaryCondition();
-  constant = InputPixelType{};
-  if (condition == nullptr)
+  try
   {
-    itkExceptionMacro(<< "no boundary condition is set");
+    return CudaFFTConvolutionBoundaryConditions<TInputImage>::ToPlanner(this->GetBoundaryCondition(), constant);
   }
-  // Exact types only: a subclass may behave differently and must not be approximated.
-  if (typeid(*condition) == typeid(ConstantBoundaryCondition<TInputImage>))
+  catch (const std::invalid_argument & error)
   {
-    constant = static_cast<const ConstantBoundaryCondition<TInputImage> *>(condition)->GetConstant();
-    return PlannerType::Boundary::Constant;
+    itkExceptionMacro(<< error.what());
   }
-  if (typeid(*condition) == typeid(ZeroFluxNeumannBoundaryCondition<TInputImage>))
-  {
-    return PlannerType::Boundary::ZeroFluxNeumann;
-  }
-  if (typeid(*condition) == typeid(PeriodicBoundaryCondition<TInputImage>))
-  {
-    return PlannerType::Boundary::Periodic;
-  }
-  itkExceptionMacro(<< "the boundary condition " << condition->GetNameOfClass()
-                    << " is not supported; use ConstantBoundaryCondition, ZeroFluxNeumannBoundaryCondition or "
-                       "PeriodicBoundaryCondition");
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -422,9 +296,9 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   }
   const auto box = PlannerType::OutputRegion(m_OutputRegion,
                                              ImageDimension,
-                                             CudaFFTConvolutionDetail::ToBox(input->GetLargestPossibleRegion()),
+                                             CudaFFTConvolutionFilterSupport::ToBox(input->GetLargestPossibleRegion()),
                                              this->GetKernelSizeArray());
-  output->SetLargestPossibleRegion(CudaFFTConvolutionDetail::ToRegion<OutputRegionType>(box));
+  output->SetLargestPossibleRegion(CudaFFTConvolutionFilterSupport::ToRegion<OutputRegionType>(box));
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -462,10 +336,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   InputPixelType constant;
   const auto     boundary = this->GetPlannerBoundary(constant);
   const auto     window = PlannerType::InputWindow(
-    CudaFFTConvolutionDetail::ToBox(requested), this->GetKernelSizeArray(), ImageDimension);
+    CudaFFTConvolutionFilterSupport::ToBox(requested), this->GetKernelSizeArray(), ImageDimension);
   const auto source = PlannerType::SourceRegion(
-    window, boundary, CudaFFTConvolutionDetail::ToBox(input->GetLargestPossibleRegion()), ImageDimension);
-  input->SetRequestedRegion(CudaFFTConvolutionDetail::ToRegion<InputRegionType>(source));
+    window, boundary, CudaFFTConvolutionFilterSupport::ToBox(input->GetLargestPossibleRegion()), ImageDimension);
+  input->SetRequestedRegion(CudaFFTConvolutionFilterSupport::ToRegion<InputRegionType>(source));
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -480,7 +354,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   }
   // The kernel's own buffer when its type is the internal one: read each update, never cached
   // by pointer or time stamp, so values changed in place without Modified() are seen.
-  return CudaFFTConvolutionDetail::AsInternal<InternalPrecisionType>(
+  return CudaFFTConvolutionFilterSupport::AsInternal<InternalPrecisionType>(
     kernel->GetBufferPointer(), kernel->GetBufferedRegion().GetNumberOfPixels(), storage);
 }
 
@@ -488,22 +362,13 @@ template <typename TInputImage, typename TKernelImage, typename TOutputImage, ty
 bool
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::ChooseGPU() const
 {
-  if (m_ComputeDevice == ComputeDeviceEnum::CPU)
+  std::string error;
+  const bool  gpu = CudaFFTConvolutionFilterSupport::ChooseGPU(m_ComputeDevice, m_GPUDevice, error);
+  if (!error.empty())
   {
-    return false;
+    itkExceptionMacro(<< error);
   }
-  std::string why;
-  if (CudaFFTConvolutionEngine::DeviceAvailable(&why, m_GPUDevice))
-  {
-    return true;
-  }
-  // A device ordinal the machine lacks is an error even with AUTOMATIC; no device at all is not.
-  const bool wrongOrdinal = m_GPUDevice >= 0 && CudaFFTConvolutionEngine::DeviceAvailable();
-  if (m_ComputeDevice == ComputeDeviceEnum::GPU || wrongOrdinal)
-  {
-    itkExceptionMacro(<< "the GPU was required but " << why);
-  }
-  return false;
+  return gpu;
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -524,26 +389,26 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   InputPixelType       constant;
   const auto           boundary = this->GetPlannerBoundary(constant);
   m_BoundaryConstant = static_cast<InternalPrecisionType>(constant);
-  PlannerType::Request request = MakeRequest(CudaFFTConvolutionDetail::ToBox(input->GetLargestPossibleRegion()),
-                                             CudaFFTConvolutionDetail::ToBox(input->GetBufferedRegion()),
+  PlannerType::Request request = MakeRequest(CudaFFTConvolutionFilterSupport::ToBox(input->GetLargestPossibleRegion()),
+                                             CudaFFTConvolutionFilterSupport::ToBox(input->GetBufferedRegion()),
                                              this->GetKernelSizeArray(),
-                                             CudaFFTConvolutionDetail::ToBox(outputRegion),
+                                             CudaFFTConvolutionFilterSupport::ToBox(outputRegion),
                                              boundary);
   request.memoryBudget = m_GPUMemoryBudget;
   this->WarnAboutKernelSpacing();
 
   std::vector<InternalPrecisionType> inputStorage;
   std::vector<InternalPrecisionType> outputStorage;
-  const InternalPrecisionType *      inputValues = CudaFFTConvolutionDetail::AsInternal<InternalPrecisionType>(
+  const InternalPrecisionType *      inputValues = CudaFFTConvolutionFilterSupport::AsInternal<InternalPrecisionType>(
     input->GetBufferPointer(), input->GetBufferedRegion().GetNumberOfPixels(), inputStorage);
-  InternalPrecisionType * outputValues = CudaFFTConvolutionDetail::InternalTarget<InternalPrecisionType>(
+  InternalPrecisionType * outputValues = CudaFFTConvolutionFilterSupport::InternalTarget<InternalPrecisionType>(
     output->GetBufferPointer(), outputRegion.GetNumberOfPixels(), outputStorage);
   this->UpdateProgress(0.0f);
   if (!(useGPU && this->TryGPU(request, inputValues, outputValues)))
   {
     this->RunOnCPU(request, inputValues, outputValues);
   }
-  CudaFFTConvolutionDetail::CopyToOutput<InternalPrecisionType>(outputStorage, output->GetBufferPointer());
+  CudaFFTConvolutionFilterSupport::CopyToOutput<InternalPrecisionType>(outputStorage, output->GetBufferPointer());
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -576,24 +441,13 @@ template <typename TInputImage, typename TKernelImage, typename TOutputImage, ty
 auto
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PlanForGPU(PlannerType::Request & request) -> PlanType
 {
-  if (!m_Engine)
-  {
-    m_Engine.reset(new CudaFFTConvolutionEngine);
-  }
-  if (m_Engine->GetDevice() != m_GPUDevice)
-  {
-    m_Engine->ReleaseResources();
-    m_Engine->SetDevice(m_GPUDevice);
-  }
-  // The staging threads obey ITK's thread settings; more than 16 do not copy faster.
-  m_Engine->SetNumberOfThreads(std::min(16u, this->GetMultiThreader()->GetMaximumNumberOfThreads()));
+  // The staging threads obey ITK's thread settings.
+  CudaFFTConvolutionFilterSupport::PrepareEngine(
+    m_Engine, m_GPUDevice, this->GetMultiThreader()->GetMaximumNumberOfThreads());
   if (request.memoryBudget == 0)
   {
-    std::uint64_t freeBytes = 0;
-    std::uint64_t totalBytes = 0;
-    CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes, m_GPUDevice);
     // What this filter already holds is free for it too.
-    request.memoryBudget = PlannerType::DefaultMemoryBudget(freeBytes, m_Engine->AllocatedDeviceBytes());
+    request.memoryBudget = CudaFFTConvolutionFilterSupport::DefaultBudget(m_Engine.get(), m_GPUDevice);
   }
   // The engine makes the chosen size's plans while planning and reuses them to run.
   CudaFFTConvolutionEngine * engine = m_Engine.get();
@@ -639,11 +493,9 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
       }
       // Something else took the memory the plan counted on: free ours and plan smaller tiles
       // for what is free now.
-      m_Engine->ReleaseResources();
       std::uint64_t freeBytes = 0;
-      std::uint64_t totalBytes = 0;
-      CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes, m_GPUDevice);
-      request.memoryBudget = std::min<std::uint64_t>(PlannerType::DefaultMemoryBudget(freeBytes, 0), request.memoryBudget / 2);
+      request.memoryBudget = CudaFFTConvolutionFilterSupport::BudgetAfterOutOfMemory(
+        *m_Engine, m_GPUDevice, request.memoryBudget, freeBytes);
       try
       {
         plan = PlannerType::MakePlan(request);
@@ -668,10 +520,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   const InternalPrecisionType *                                     kernel = this->KernelValues(kernelStorage);
   CudaFFTConvolutionEngine::HostBuffer<const InternalPrecisionType> in;
   in.data = input;
-  in.region = CudaFFTConvolutionDetail::ToBox(this->GetInput()->GetBufferedRegion());
+  in.region = CudaFFTConvolutionFilterSupport::ToBox(this->GetInput()->GetBufferedRegion());
   CudaFFTConvolutionEngine::HostBuffer<InternalPrecisionType> out;
   out.data = output;
-  out.region = CudaFFTConvolutionDetail::ToBox(this->GetOutput()->GetBufferedRegion());
+  out.region = CudaFFTConvolutionFilterSupport::ToBox(this->GetOutput()->GetBufferedRegion());
   bool completed = false;
   try
   {
@@ -853,7 +705,7 @@ auto
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PaddedTile(const PlanType & plan, const PlannerType::Tile & tile, const InternalPrecisionType * input) const -> typename InternalImageType::Pointer
 {
   // The planner's axis maps say which source voxel (or the constant) each padded voxel holds.
-  const auto         inputBox = CudaFFTConvolutionDetail::ToBox(this->GetInput()->GetBufferedRegion());
+  const auto         inputBox = CudaFFTConvolutionFilterSupport::ToBox(this->GetInput()->GetBufferedRegion());
   const auto         map0 = PlannerType::AxisSourceMap(plan, tile, 0);
   const auto         map1 = PlannerType::AxisSourceMap(plan, tile, 1);
   const auto         map2 = PlannerType::AxisSourceMap(plan, tile, 2);
@@ -911,7 +763,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
   // Crop: the kept voxels start at the planner's crop offset of the padded result.
   const auto         crop = PlannerType::CropOffset(plan.kernelSize);
-  const auto         outputBox = CudaFFTConvolutionDetail::ToBox(this->GetOutput()->GetBufferedRegion());
+  const auto         outputBox = CudaFFTConvolutionFilterSupport::ToBox(this->GetOutput()->GetBufferedRegion());
   const auto         f0 = static_cast<std::int64_t>(plan.fftSize[0]);
   const auto         f1 = static_cast<std::int64_t>(plan.fftSize[1]);
   const auto         o0 = static_cast<std::int64_t>(outputBox.size[0]);
@@ -947,11 +799,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   os << indent << "BoundaryConstant: " << static_cast<typename NumericTraits<InternalPrecisionType>::PrintType>(m_BoundaryConstant)
      << std::endl;
   const BoundaryConditionType * condition = this->GetBoundaryCondition();
-  const bool                    owned = condition == &m_ConstantBoundaryCondition ||
-                     condition == &m_ZeroFluxNeumannBoundaryCondition || condition == &m_PeriodicBoundaryCondition;
+  const bool                    owned = m_BoundaryConditions.Owns(condition);
   os << indent << "BoundaryConditionOwned: " << (owned ? "true" : "false (the caller's object)") << std::endl;
   os << indent << "ConstantBoundaryConditionConstant: "
-     << static_cast<typename NumericTraits<InputPixelType>::PrintType>(m_ConstantBoundaryCondition.GetConstant())
+     << static_cast<typename NumericTraits<InputPixelType>::PrintType>(m_BoundaryConditions.GetConstant())
      << std::endl;
   os << indent << "GPUDevice: " << m_GPUDevice << std::endl;
   os << indent << "LastGPUDevice: " << m_LastGPUDevice << std::endl;

@@ -665,6 +665,7 @@ public:
     std::unique_ptr<DeviceScope> scope;
     m_LastDevice = Enter(scope);
     WaitForDeviceRuns();
+    m_DeviceMapsValid = false; // the slots' maps overwrite them
     PrepareBuffers(plan, sizeof(T));
     EnsureSpectrum<T>(plan, KernelValues<T>{ kernel, false, 0 }, normalize, m_Compute);
     const unsigned int slots = plan.stagingSlots;
@@ -746,6 +747,54 @@ public:
     return maps;
   }
 
+  /** True when the device holds the axis maps of every tile of \a plan (uploaded by an earlier
+   * device-resident run of the same plan). */
+  bool
+  HasDeviceMaps(const Plan & plan) const
+  {
+    if (!m_DeviceMapsValid || m_DeviceMapsPlan.fftSize != plan.fftSize || m_DeviceMapsPlan.boundary != plan.boundary ||
+        m_DeviceMapsPlan.kernelSize != plan.kernelSize || m_DeviceMapsPlan.inputLargest != plan.inputLargest ||
+        m_DeviceMapsPlan.tiles.size() != plan.tiles.size())
+    {
+      return false;
+    }
+    for (std::size_t t = 0; t < plan.tiles.size(); ++t)
+    {
+      const Planner::Tile & a = m_DeviceMapsPlan.tiles[t];
+      const Planner::Tile & b = plan.tiles[t];
+      if (a.output != b.output || a.source != b.source || a.windowIndex != b.windowIndex)
+      {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Every tile's axis maps in device memory (tile t's at t * MapBytes(plan)), made and sent on
+   * \a stream only when the plan changed: back-to-back runs of one plan neither recompute nor
+   * re-upload them and never wait on the host. */
+  const long long *
+  EnsureDeviceMaps(const Plan & plan, cudaStream_t stream)
+  {
+    if (HasDeviceMaps(plan))
+    {
+      return static_cast<const long long *>(m_Maps[0].pointer);
+    }
+    WaitForDeviceRuns(); // the page-locked maps are about to be rewritten
+    m_DeviceMapsValid = false;
+    const std::uint64_t bytes = std::max<std::size_t>(plan.tiles.size(), 1) * MapBytes(plan);
+    Allocate(m_Maps[0], bytes, "axis maps");
+    const long long * hostMaps = FillAllMaps(plan);
+    CUDAFFT_CHECK(cudaMemcpyAsync(m_Maps[0].pointer, hostMaps, plan.tiles.size() * MapBytes(plan), cudaMemcpyHostToDevice, stream));
+    m_DeviceMapsPlan.fftSize = plan.fftSize;
+    m_DeviceMapsPlan.boundary = plan.boundary;
+    m_DeviceMapsPlan.kernelSize = plan.kernelSize;
+    m_DeviceMapsPlan.inputLargest = plan.inputLargest;
+    m_DeviceMapsPlan.tiles = plan.tiles;
+    m_DeviceMapsValid = true;
+    return static_cast<const long long *>(m_Maps[0].pointer);
+  }
+
   template <typename T>
   void
   RunOnDevice(const Plan &                  plan,
@@ -764,25 +813,25 @@ public:
     std::unique_ptr<DeviceScope> scope;
     m_LastDevice = Enter(scope);
     EnsureStreams();
-    // The previous device run's buffers, maps and spectrum are free once it has finished.
-    WaitForDeviceRuns();
+    // The previous device run (perhaps on another stream) uses the same buffers: the device
+    // orders this run after it; the host does not wait (a buffer that must be reallocated is
+    // freed only after a host wait, in Free).
+    if (m_DeviceRunPending)
+    {
+      CUDAFFT_CHECK(cudaStreamWaitEvent(stream, m_DeviceRunDone, 0));
+    }
     PrepareTransform(plan, sizeof(T), stream);
-    Allocate(m_Maps[0], MapBytes(plan), "axis maps");
     EnsureSpectrum<T>(plan, kernel, normalize, stream);
-    const long long * hostMaps = FillAllMaps(plan);
+    const long long *   maps = EnsureDeviceMaps(plan, stream);
+    const std::uint64_t mapValues = MapBytes(plan) / sizeof(long long);
     for (std::size_t t = 0; t < plan.tiles.size(); ++t)
     {
       const Planner::Tile & tile = plan.tiles[t];
-      CUDAFFT_CHECK(cudaMemcpyAsync(m_Maps[0].pointer,
-                                    hostMaps + t * (MapBytes(plan) / sizeof(long long)),
-                                    MapBytes(plan),
-                                    cudaMemcpyHostToDevice,
-                                    stream));
-      TileEnds<T> ends;
+      TileEnds<T>           ends;
       ends.source = tile.source.IsEmpty() ? input.data : input.data + Offset(input.region, tile.source.index);
       ends.sourceRow = static_cast<long long>(input.region.size[0]);
       ends.sourceRows = static_cast<long long>(input.region.size[1]);
-      ends.maps = static_cast<const long long *>(m_Maps[0].pointer);
+      ends.maps = maps + t * mapValues;
       ends.destination = output.data + Offset(output.region, tile.output.index);
       ends.destinationRow = static_cast<long long>(output.region.size[0]);
       ends.destinationRows = static_cast<long long>(output.region.size[1]);
@@ -820,6 +869,7 @@ public:
     m_KernelValues.clear();
     m_KernelValues.shrink_to_fit();
     Free(m_FFTBuffer);
+    m_DeviceMapsValid = false;
     ReleaseDeconvolution();
     for (unsigned int slot = 0; slot < 2; ++slot)
     {
@@ -882,6 +932,8 @@ public:
   DeviceAllocation                                   m_Maps[2];
   PinnedBuffer                                   m_HostMaps[2];
   std::uint64_t                                  m_Allocated{ 0 };
+  bool                                           m_DeviceMapsValid{ false }; //!< m_Maps[0] holds m_DeviceMapsPlan's maps
+  Plan                                           m_DeviceMapsPlan;
 
   // The deconvolution layer's buffers (itkCudaFFTConvolutionDeconvolution.cu), kept between runs.
   DeviceAllocation m_Estimate;     //!< the estimate on the grid (Richardson-Lucy: y when accelerated)

@@ -674,17 +674,25 @@ PlanMemory(const Request & request, const Plan & plan, std::uint64_t kernelVoxel
 {
   const std::uint64_t workArea = request.workArea ? request.workArea(plan.fftSize, request.dimension)
                                                   : Planner::ModelWorkArea(plan.fftSize, request.elementSize);
-  const bool staged = !request.deviceResident;
-  return Planner::EstimateMemory(plan.fftSize,
-                                 staged ? plan.maxSourceVoxels : 0,
-                                 staged ? plan.maxTileVoxels : 0,
-                                 kernelVoxels,
-                                 plan.stagingSlots,
-                                 request.elementSize,
-                                 workArea,
-                                 request.allocationGranularity,
-                                 request.planDataBytes,
-                                 request.pageLockedHostBytes);
+  const bool     staged = !request.deviceResident;
+  MemoryEstimate memory = Planner::EstimateMemory(plan.fftSize,
+                                                  staged ? plan.maxSourceVoxels : 0,
+                                                  staged ? plan.maxTileVoxels : 0,
+                                                  kernelVoxels,
+                                                  plan.stagingSlots,
+                                                  request.elementSize,
+                                                  workArea,
+                                                  request.allocationGranularity,
+                                                  request.planDataBytes,
+                                                  request.pageLockedHostBytes);
+  if (!staged)
+  {
+    // A device-resident run keeps every tile's axis maps on the device (uploaded once per plan).
+    const std::uint64_t mapBytes = (plan.fftSize[0] + plan.fftSize[1] + plan.fftSize[2]) * sizeof(std::int64_t);
+    memory.axisMaps = RoundUp(std::max<std::size_t>(plan.tiles.size(), 1) * mapBytes,
+                              std::max<std::uint64_t>(request.allocationGranularity, 1));
+  }
+  return memory;
 }
 } // namespace
 

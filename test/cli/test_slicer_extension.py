@@ -6,6 +6,8 @@ import re
 import struct
 import xml.etree.ElementTree as ElementTree
 
+import pytest
+
 ROOT = os.environ.get("CUDAFFT_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
 SLICER = os.path.join(ROOT, "slicer")
 
@@ -20,6 +22,9 @@ def cmake_set(text, name):
     return match.group(1) if match else None
 
 
+MODULES = ("CudaFFTConvolution", "CudaDeconvolution")
+
+
 def test_extension_cmake():
     text = read(SLICER, "CMakeLists.txt")
     for name in ("EXTENSION_HOMEPAGE", "EXTENSION_CATEGORY", "EXTENSION_CONTRIBUTORS", "EXTENSION_DESCRIPTION",
@@ -27,18 +32,35 @@ def test_extension_cmake():
         assert cmake_set(text, name), name
     assert "find_package(Slicer REQUIRED)" in text
     assert "include(${Slicer_USE_FILE})" in text
-    assert "add_subdirectory(CudaFFTConvolution)" in text
+    assert "CudaFFTConvolutionLibrary.cmake" in text
+    for module in MODULES:
+        assert "add_subdirectory(%s)" % module in text
     assert "Slicer_EXTENSION_GENERATE_CONFIG" in text and "Slicer_EXTENSION_CPACK" in text
 
 
-def test_module_cmake_names_and_sources():
-    text = read(SLICER, "CudaFFTConvolution", "CMakeLists.txt")
-    module = cmake_set(text, "MODULE_NAME")
-    assert module == "CudaFFTConvolution" and "." not in module  # Slicer: no dot in a CLI's file name
+def test_library_compiles_every_source_of_the_module():
+    """The extension's library takes its sources from the list the ITK module builds from, and
+    that list holds every source in src/."""
+    text = read(SLICER, "CudaFFTConvolutionLibrary.cmake")
+    assert "${CUDAFFT_ROOT}/src/CudaFFTConvolutionSources.cmake" in text
+    assert "CUDA::cudart_static" in text  # beside Slicer's libraries, it brings its own CUDA runtime
+    listed = re.findall(r"^\s+(\S+\.(?:cxx|cu))$", read(ROOT, "src", "CudaFFTConvolutionSources.cmake"), re.MULTILINE)
+    present = [name for name in os.listdir(os.path.join(ROOT, "src")) if name.endswith((".cxx", ".cu"))]
+    assert sorted(listed) == sorted(present)
+    assert "CudaFFTConvolutionSources.cmake" in read(ROOT, "src", "CMakeLists.txt")
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_cmake_names_and_sources(module):
+    text = read(SLICER, module, "CMakeLists.txt")
+    assert cmake_set(text, "MODULE_NAME") == module and "." not in module  # Slicer: no dot in a CLI's file name
     description = os.path.join(ROOT, "apps", module + ".xml")
     assert ElementTree.parse(description).getroot().tag == "executable"
-    for source in re.findall(r"\$\{CUDAFFT_ROOT\}/([\w/]+\.(?:cxx|cu))", text):
+    sources = re.findall(r"\$\{CUDAFFT_ROOT\}/([\w/]+\.(?:cxx|cu))", text)
+    assert "apps/%sCLI.cxx" % module in sources
+    for source in sources:
         assert os.path.exists(os.path.join(ROOT, source)), source
+    assert "cudafft_embed_description(${MODULE_NAME})" in text  # --xml prints apps/MODULE.xml
     assert "Slicer_INSTALL_CLIMODULES_BIN_DIR" in text
     assert "${MODULE_NAME}.xml" in text  # the description goes next to the executable
 
