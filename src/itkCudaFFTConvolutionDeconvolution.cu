@@ -399,7 +399,7 @@ private:
       SumValues<T><<<BlocksFor(dataVoxels), ThreadsPerBlock, 0, m_Stream>>>(DataBuffer(), dataVoxels, m_Statistics);
       CheckLaunch("SumValues");
       FoldStatistics();
-      const RowLaunch launch = GridLaunch(m_Layout);
+      const RowLaunch launch = GridLaunch(m_Layout, LightRowsPerThread);
       CUDAFFT_CHECK(cudaMemsetAsync(Grid(), 0, bytes, m_Stream));
       DataMask<T><<<launch.grid, launch.block, 0, m_Stream>>>(Grid(), m_Layout, static_cast<const long long *>(m_Engine.m_GridMaps.pointer));
       CheckLaunch("DataMask");
@@ -431,11 +431,12 @@ private:
   RichardsonLucyIteration(bool measure)
   {
     const RowLaunch launch = GridLaunch(m_Layout);
+    const RowLaunch light = GridLaunch(m_Layout, LightRowsPerThread);
     const bool      nonCirculant = m_Plan.edges == DeconvolutionPlanner::Edges::NonCirculant;
     const T         lambda = static_cast<T>(m_Plan.totalVariation ? m_Settings.totalVariation : 0.0);
     const T *       weights = nonCirculant ? static_cast<const T *>(m_Engine.m_Weights.pointer) : nullptr;
     Blur(false);
-    RichardsonLucyRatio<T><<<launch.grid, launch.block, 0, m_Stream>>>(Grid(),
+    RichardsonLucyRatio<T><<<light.grid, light.block, 0, m_Stream>>>(Grid(),
                                                                        m_Layout,
                                                                        Data(),
                                                                        static_cast<T>(m_Settings.constant),
@@ -497,7 +498,7 @@ private:
     Inverse();
     if (m_Plan.algorithm == Algorithm::ProjectedLandweber)
     {
-      const RowLaunch launch = GridLaunch(m_Layout);
+      const RowLaunch launch = GridLaunch(m_Layout, LightRowsPerThread);
       ClampNegative<T><<<launch.grid, launch.block, 0, m_Stream>>>(Grid(), m_Layout);
       CheckLaunch("ClampNegative");
     }
