@@ -89,11 +89,22 @@ SettingsOf(const cfc_deconvolution & problem)
     throw std::invalid_argument("more than 100000 iterations were asked for");
   }
   for (const double value : { problem.constant, problem.alpha, problem.division_threshold, problem.background,
-                              problem.total_variation, problem.regularization_constant, problem.noise_variance })
+                              problem.total_variation, problem.regularization_constant, problem.noise_variance,
+                              problem.kernel_zero_magnitude_threshold, problem.weight_threshold,
+                              problem.relative_change_tolerance, problem.divergence_tolerance })
   {
     if (!std::isfinite(value))
     {
       throw std::invalid_argument("a deconvolution parameter is not finite");
+    }
+  }
+  for (const double value : { problem.total_variation, problem.regularization_constant, problem.noise_variance,
+                              problem.weight_threshold, problem.relative_change_tolerance, problem.divergence_tolerance })
+  {
+    if (value < 0)
+    {
+      throw std::invalid_argument("total_variation, regularization_constant, noise_variance, weight_threshold and "
+                                  "the tolerances must not be negative");
     }
   }
   Settings settings;
@@ -249,27 +260,45 @@ extern "C"
       {
         return CfcFail(CFC_ERROR_NO_DEVICE, why);
       }
-      const std::uint64_t budget = problem->memory_budget != 0
-                                     ? problem->memory_budget
-                                     : CfcDefaultBudget(engine->device, engine->engine.AllocatedDeviceBytes());
-      const DeconvolutionPlanner::Plan plan = PlanDeconvolution(*problem, budget, engine->device, true);
-      Engine::IterationFunction        onIteration;
+      Engine::IterationFunction onIteration;
       if (callback != nullptr)
       {
         onIteration = [callback, user](const Engine::IterationReport & report) {
           return callback(user, report.iteration, report.tile, report.tiles, report.divergence, report.relativeChange) != 0;
         };
       }
-      if (problem->element_size == 4)
+      // With the automatic budget, a device allocation that fails (memory taken by others since
+      // the budget was read) is retried once on a fresh plan, as cfc_convolve does.
+      for (int attempt = 0;; ++attempt)
       {
-        RunDeconvolution<float>(*engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
+        const std::uint64_t budget =
+          problem->memory_budget != 0
+            ? problem->memory_budget
+            : CfcDefaultBudget(engine->device, attempt == 0 ? engine->engine.AllocatedDeviceBytes() : 0);
+        const DeconvolutionPlanner::Plan plan = PlanDeconvolution(*problem, budget, engine->device, true);
+        try
+        {
+          if (problem->element_size == 4)
+          {
+            RunDeconvolution<float>(*engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
+          }
+          else
+          {
+            RunDeconvolution<double>(*engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
+          }
+          FillDeconvolutionInfo(plan, budget, engine->engine.LastIterations(), info);
+          return CFC_OK;
+        }
+        catch (const EngineError & error)
+        {
+          if (!error.OutOfMemory() || problem->memory_budget != 0 || attempt > 0)
+          {
+            throw;
+          }
+          engine->havePlan = false;
+          engine->engine.ReleaseResources();
+        }
       }
-      else
-      {
-        RunDeconvolution<double>(*engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
-      }
-      FillDeconvolutionInfo(plan, budget, engine->engine.LastIterations(), info);
-      return CFC_OK;
     });
   }
 }
