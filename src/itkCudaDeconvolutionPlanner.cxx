@@ -247,7 +247,8 @@ CudaDeconvolutionPlanner::EstimateMemory(const Request & request, const SizeArra
                                                     1),
                             g);
   memory.planData = request.planDataBytes;
-  memory.axisMaps = RoundUp((gridSize[0] + gridSize[1] + gridSize[2]) * sizeof(std::int64_t) + 64 * sizeof(double), g);
+  // The axis maps, then the statistics: 64 slots of 8 doubles (the engine's StatisticSlots).
+  memory.axisMaps = RoundUp((gridSize[0] + gridSize[1] + gridSize[2]) * sizeof(std::int64_t) + 64 * 8 * sizeof(double), g);
   const std::uint64_t kernelVoxels = request.kernelSize[0] * request.kernelSize[1] * request.kernelSize[2];
   memory.kernelUpload = RoundUp(kernelVoxels * request.elementSize + 2 * sizeof(double), g);
   return memory;
