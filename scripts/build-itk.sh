@@ -105,7 +105,8 @@ fi
 upgrade_cached() {
   local old name upstream key
   for old in $(ls -d "$cache"/itk-"$version"*"$suffix"-build-* 2>/dev/null | sort -V -r); do
-    [ -d "$old" ] && [ ! -L "$old" ] && [ -f "$old/.cudafft-complete" ] && [ -f "$old/CMakeCache.txt" ] || continue
+    # An upgrade interrupted before its stamp was rewritten resumes here too (ninja picks up).
+    [ -d "$old" ] && [ ! -L "$old" ] && [ -f "$old/CMakeCache.txt" ] || continue
     name=${old##*/}; upstream=${name#itk-}; upstream=${upstream%-build-*}
     case "$upstream" in
       *-python) [ -n "$suffix" ] || continue; upstream=${upstream%-python} ;;
@@ -113,6 +114,8 @@ upgrade_cached() {
     esac
     [ -f "$cache/itk-$upstream-src/CMakeLists.txt" ] || continue
     key=$(options_key "$upstream")
+    # A tree of today's key left unfinished is resumed by the fresh-build path below.
+    [ "$name" != "itk-$upstream$suffix-build-$key" ] || continue
     itk_options "$upstream" # options_key ran it in a subshell: set `options` here too
     echo "upgrading the cached ITK tree $old to options key $key" >&2
     rm -f "$old/.cudafft-complete"
