@@ -119,16 +119,23 @@ upgrade_cached() {
     itk_options "$upstream" # options_key ran it in a subshell: set `options` here too
     echo "upgrading the cached ITK tree $old to options key $key" >&2
     rm -f "$old/.cudafft-complete"
-    cmake -S "$cache/itk-$upstream-src" -B "$old" "${options[@]}" >&2
-    nice -n 5 ninja -C "$old" -j "$jobs" >&2
+    # set -e does not act inside a function called from an `if`: check each step, so that a
+    # failed or interrupted rebuild is never stamped complete.
+    cmake -S "$cache/itk-$upstream-src" -B "$old" "${options[@]}" >&2 || return 2
+    nice -n 5 ninja -C "$old" -j "$jobs" >&2 || return 2
     ln -sfn "$old" "$cache/itk-$upstream$suffix-build-$key"
     echo "$key" > "$old/.cudafft-complete"
     echo "$cache/itk-$upstream$suffix-build-$key"; return 0
   done
   return 1
 }
-if upgraded=$(upgrade_cached); then
+# upgrade_cached returns 1 when there is no tree to upgrade, 2 when the upgrade failed.
+upgrade_status=0
+upgraded=$(upgrade_cached) || upgrade_status=$?
+if [ "$upgrade_status" -eq 0 ]; then
   echo "$upgraded"; exit 0
+elif [ "$upgrade_status" -ne 1 ]; then
+  echo "upgrading a cached ITK tree failed (run again to resume it)" >&2; exit 1
 fi
 
 # Source package via apt's own client with a deb-src list derived from the machine's apt
