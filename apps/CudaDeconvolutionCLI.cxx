@@ -55,7 +55,7 @@ using ComputeDevice = itk::CudaFFTConvolutionImageFilterEnums::ComputeDevice;
 struct Options
 {
   std::string        algorithm{ "richardson-lucy" };
-  int                iterations{ 10 };
+  int                iterations{ static_cast<int>(Planner::DefaultIterations) };
   std::string        edges{ "boundary" };
   std::string        boundary{ "zero-flux-neumann" };
   double             constant{ 0 };
@@ -172,8 +172,9 @@ CheckOptions(const Options & options)
   ParseBoundary(options.boundary);
   ParseDeconvolutionMode(options.mode);
   CheckPrecision(options.precision);
-  if (options.iterations < 1)
-    throw UsageError("--iterations must be at least 1");
+  if (options.iterations < 0 || options.iterations > static_cast<int>(Planner::MaximumIterations))
+    throw UsageError("--iterations must be between 0 (the initial estimate) and " +
+                     std::to_string(Planner::MaximumIterations));
   if (!(options.alpha > 0))
     throw UsageError("--alpha must be positive");
   RequireNonNegative(options.background, "--background");
@@ -398,38 +399,6 @@ WriteDivergence(const std::vector<double> & divergence, const std::string & file
   });
 }
 
-/** The plan the filter makes for its GPU. The filter reports only the plan's bytes
- * (EstimateGPUMemory); this repeats its request to show the tiles and grid too, and --estimate
- * prints the filter's bytes beside this plan's buffers, whose sum the tests compare with them. */
-template <typename TImage, typename TPrecision>
-Planner::Plan
-PlanLikeTheFilter(FilterBase<TImage, TPrecision> * filter, const Options & options, itk::SizeValueType budget)
-{
-  using Support = itk::CudaFFTConvolutionFilterSupport;
-  Planner::Request request;
-  request.dimension = TImage::ImageDimension;
-  request.input = Support::ToBox(filter->GetInput()->GetLargestPossibleRegion());
-  request.kernelSize = Support::ToBox(filter->GetKernelImage()->GetLargestPossibleRegion()).size;
-  request.output = Support::ToBox(filter->GetOutput()->GetLargestPossibleRegion());
-  request.algorithm = ParseAlgorithm(options.algorithm);
-  request.edges = ParseEdges(options.edges) == Edges::NonCirculant ? Planner::Edges::NonCirculant
-                                                                   : Planner::Edges::BoundaryCondition;
-  typename TImage::PixelType constant{};
-  request.boundary = itk::CudaFFTConvolutionBoundaryConditions<TImage>::ToPlanner(filter->GetBoundaryCondition(), constant);
-  request.greatestPrimeFactor = static_cast<unsigned int>(filter->GetSizeGreatestPrimeFactor());
-  request.accelerate = options.accelerate;
-  request.totalVariation = options.totalVariation > 0;
-  request.elementSize = sizeof(TPrecision);
-  request.memoryBudget = budget;
-  if (itk::CudaFFTConvolutionEngine::DeviceAvailable())
-  {
-    request.workArea = [](const Planner::SizeArray & grid, unsigned int dimension) {
-      return itk::CudaFFTConvolutionEngine::WorkAreaBytes(grid, dimension, sizeof(TPrecision));
-    };
-  }
-  return Planner::MakePlan(request);
-}
-
 /** Prints the GPU plan for the files' sizes (only their headers are read). */
 template <typename TImage, typename TPrecision>
 void
@@ -440,9 +409,10 @@ PrintEstimate(const std::string & inputFile, const std::string & psfFile, const 
   auto psf = itk::ImageFileReader<TImage>::New();
   psf->SetFileName(psfFile);
   auto filter = MakeFilter<TImage, TPrecision>(input->GetOutput(), psf->GetOutput(), options);
-  const itk::SizeValueType bytes = filter->EstimateGPUMemory(); // brings the regions up to date
+  const auto               plan = filter->MakeGPUPlan(); // what EstimateGPUMemory reports
+  const itk::SizeValueType bytes = plan.memory.Peak();
   std::string              budgetText;
-  const auto               plan = PlanLikeTheFilter(filter.GetPointer(), options, PlanningBudget(options.budget, budgetText));
+  PlanningBudget(options.budget, budgetText);
   const auto &             m = plan.memory;
   const auto               tileSize = plan.tiles.empty() ? Planner::SizeArray{} : plan.tiles.front().output.size;
   const unsigned int       dimension = TImage::ImageDimension;

@@ -25,7 +25,7 @@
 
 #include "itkCommand.h"
 #include "itkConstantBoundaryCondition.h"
-#include "itkCudaFFTConvolutionEngine.h"
+#include "itkCudaFFTConvolutionMemoryPolicy.h"
 #include "itkCudaFFTConvolutionPlanner.h"
 #include "itkCudaFFTConvolutionImageFilterEnums.h"
 #include "itkImageBoundaryCondition.h"
@@ -159,10 +159,7 @@ PlanningBudget(itk::SizeValueType requested, std::string & description)
     description = "none (no GPU: " + reason + ")";
     return 0;
   }
-  std::uint64_t freeBytes = 0;
-  std::uint64_t totalBytes = 0;
-  itk::CudaFFTConvolutionEngine::DeviceMemory(freeBytes, totalBytes);
-  const itk::SizeValueType budget = itk::CudaFFTConvolutionPlanner::DefaultMemoryBudget(freeBytes, 0);
+  const itk::SizeValueType budget = itk::CudaFFTConvolutionMemoryPolicy::Budget(0, nullptr, -1);
   description = std::to_string(budget) + " bytes (80% of the free GPU memory)";
   return budget;
 }

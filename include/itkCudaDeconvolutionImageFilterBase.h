@@ -184,6 +184,12 @@ public:
   SizeValueType
   EstimateGPUMemory();
 
+#if !defined(ITK_WRAPPING_PARSER) // the plan's type is not wrapped
+  /** The whole plan behind EstimateGPUMemory: tiles, FFT size, each buffer's bytes. C++ only. */
+  PlannerType::Plan
+  MakeGPUPlan();
+#endif
+
   /** Device bytes the filter's GPU engine holds now (its buffers stay allocated between updates
    * until ReleaseGPUResources; during an IterationEvent, those of the running deconvolution). */
   SizeValueType
@@ -315,7 +321,7 @@ private:
   RunOnGPU(const Buffers & buffers);
 
   PlanType
-  PlanForGPU(const PlannerType::Request & request, bool retrying) const;
+  PlanForGPU(const PlannerType::Request & request) const;
 
   void
   RunPlanOnGPU(const PlanType & plan, const Buffers & buffers);

@@ -231,6 +231,7 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
     m_Edges == EdgesEnum::NonCirculant ? PlannerType::Edges::NonCirculant : PlannerType::Edges::BoundaryCondition;
   InputPixelType constant;
   request.boundary = this->GetPlannerBoundary(constant);
+  request.itkPadding = PlannerType::PaddingOfItkVersion(ITK_VERSION_MAJOR, ITK_VERSION_MINOR); // ITK's own filters'
   request.greatestPrimeFactor = static_cast<unsigned int>(m_SizeGreatestPrimeFactor);
   request.elementSize = sizeof(InternalPrecisionType);
   for (unsigned int a = 0; a < ImageDimension; ++a)
@@ -283,22 +284,26 @@ template <typename TInputImage, typename TKernelImage, typename TOutputImage, ty
 SizeValueType
 CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::EstimateGPUMemory()
 {
+  return this->MakeGPUPlan().memory.Peak();
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+auto
+CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::MakeGPUPlan()
+  -> PlannerType::Plan
+{
   this->UpdateOutputInformation();
   const auto output = CudaFFTConvolutionFilterSupport::ToBox(this->GetOutput()->GetLargestPossibleRegion());
   if (output.IsEmpty())
   {
-    return 0;
+    return PlannerType::Plan{}; // no tiles, no bytes
   }
   PlannerType::Request request =
     this->MakeRequest(CudaFFTConvolutionFilterSupport::ToBox(this->GetInput()->GetLargestPossibleRegion()), output);
-  request.memoryBudget = m_GPUMemoryBudget;
-  if (request.memoryBudget == 0 && CudaFFTConvolutionEngine::DeviceAvailable(nullptr, m_GPUDevice))
-  {
-    request.memoryBudget = CudaFFTConvolutionFilterSupport::DefaultBudget(m_Engine.get(), m_GPUDevice);
-  }
+  request.memoryBudget = CudaFFTConvolutionMemoryPolicy::Budget(m_GPUMemoryBudget, m_Engine.get(), m_GPUDevice);
   try
   {
-    return PlannerType::MakePlan(request).memory.Peak();
+    return PlannerType::MakePlan(request);
   }
   catch (const std::exception & error)
   {
@@ -475,8 +480,7 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 auto
 CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PlanForGPU(
-  const PlannerType::Request & request,
-  bool                         retrying) const -> PlanType
+  const PlannerType::Request & request) const -> PlanType
 {
   try
   {
@@ -484,7 +488,7 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
   }
   catch (const std::length_error & error)
   {
-    if (m_GPUMemoryBudget != 0 && !retrying)
+    if (m_GPUMemoryBudget != 0)
     {
       itkExceptionMacro(<< error.what()); // the caller's budget is too small: their error
     }
@@ -506,26 +510,18 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
                                                    Support::ToBox(this->GetOutput()->GetBufferedRegion()));
   // The staging threads obey ITK's thread settings.
   Support::PrepareEngine(m_Engine, m_GPUDevice, this->GetMultiThreader()->GetMaximumNumberOfThreads());
-  request.memoryBudget =
-    m_GPUMemoryBudget != 0 ? m_GPUMemoryBudget : Support::DefaultBudget(m_Engine.get(), m_GPUDevice);
-  try
-  {
-    this->RunPlanOnGPU(this->PlanForGPU(request, false), buffers);
-  }
-  catch (const CudaFFTConvolutionEngineError & error)
-  {
-    if (!error.OutOfMemory())
-    {
-      throw;
-    }
-    // Something else took the memory the plan counted on: free ours and try once more with
-    // smaller tiles for what is free now.
-    std::uint64_t freeBytes = 0;
-    request.memoryBudget = Support::BudgetAfterOutOfMemory(*m_Engine, m_GPUDevice, request.memoryBudget, freeBytes);
-    itkDebugMacro(<< "out of GPU memory (" << error.what() << "): retrying with a budget of " << request.memoryBudget
-                  << " bytes (" << freeBytes << " free)");
-    this->RunPlanOnGPU(this->PlanForGPU(request, true), buffers);
-  }
+  request.memoryBudget = CudaFFTConvolutionMemoryPolicy::Budget(m_GPUMemoryBudget, m_Engine.get(), m_GPUDevice);
+  CudaFFTConvolutionMemoryPolicy::Run(
+    *m_Engine,
+    m_GPUDevice,
+    request.memoryBudget,
+    this->PlanForGPU(request),
+    [&](std::uint64_t budget) {
+      itkDebugMacro(<< "out of GPU memory: retrying with a budget of " << budget << " bytes");
+      request.memoryBudget = budget;
+      return PlannerType::MakePlan(request);
+    },
+    [&](const PlanType & plan) { this->RunPlanOnGPU(plan, buffers); });
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>

@@ -28,11 +28,14 @@ namespace itk
  * A deconvolution works on a grid (the FFT size) that holds the observed data of a tile (all of
  * the image, or a block of it with a halo) at an offset. Two ways to treat the edges:
  * - BoundaryCondition (ITK parity): as ITK's FFTConvolutionImageFilter pads for its
- *   deconvolution filters. The data are extended by the kernel radius floor(K/2) on each side
- *   with the boundary condition, then to a size whose greatest prime factor is at most
- *   greatestPrimeFactor, (P - n - 2r) / 2 of the extra voxels below, the rest above, again with
- *   the boundary condition of that extended block. The deconvolution is circulant on that grid;
- *   the extended voxels count as data.
+ *   deconvolution filters, which changed in ITK 5.3 (ItkPadding):
+ *   - KernelRadius (ITK 5.3 and later): the data are extended by the kernel radius floor(K/2) on
+ *     each side with the boundary condition, then to a size whose greatest prime factor is at
+ *     most greatestPrimeFactor, (P - n - 2r) / 2 of the extra voxels below, the rest above, again
+ *     with the boundary condition of that extended block;
+ *   - KernelSize (ITK 5.2): the data are extended at once to the smallest such size P >= n + K,
+ *     (P - n) / 2 voxels below, the rest above, with the boundary condition.
+ *   The deconvolution is circulant on that grid; the extended voxels count as data.
  * - NonCirculant (Bertero and Boccacci): the grid holds every object voxel that reaches the data,
  *   n + K - 1 voxels per axis, the data at offset K - 1 - floor(K/2), and no wrapped sample
  *   reaches the data. Voxels outside the data are unknown: the likelihood is taken over the data
@@ -69,6 +72,26 @@ public:
     NonCirculant       //!< Bertero-Boccacci: the full object grid, weighted by 1 / (H^T 1)
   };
 
+  /** How ITK's FFTConvolutionImageFilter pads the data of its deconvolution filters. */
+  enum class ItkPadding : std::uint8_t
+  {
+    KernelRadius, //!< ITK 5.3 and later: by floor(K/2), then to a smooth size
+    KernelSize    //!< ITK 5.2: to a smooth size of at least n + K
+  };
+
+  /** The padding of the ITK these headers are compiled against (a C++ caller without ITK, such as
+   * the C ABI, gets KernelRadius). */
+  static constexpr ItkPadding
+  PaddingOfItkVersion(unsigned int major, unsigned int minor)
+  {
+    return major < 5 || (major == 5 && minor < 3) ? ItkPadding::KernelSize : ItkPadding::KernelRadius;
+  }
+
+  /** Iterations when a caller names none, for every face but ITK's filters, which keep ITK's
+   * default of 1 (drop-ins); and the most any face accepts. 0 returns the initial estimate. */
+  static constexpr unsigned int DefaultIterations = 10;
+  static constexpr unsigned int MaximumIterations = 100000;
+
   static bool
   IsIterative(Algorithm algorithm);
 
@@ -82,6 +105,7 @@ public:
     Algorithm        algorithm{ Algorithm::RichardsonLucy };
     Edges            edges{ Edges::BoundaryCondition };
     Boundary         boundary{ Boundary::ZeroFluxNeumann };
+    ItkPadding       itkPadding{ ItkPadding::KernelRadius }; //!< with Edges::BoundaryCondition
     /** Grid sizes have no larger prime factor: ITK's FFT's for parity (FFTW 13, VNL 5). */
     unsigned int greatestPrimeFactor{ 7 };
     bool         accelerate{ false };     //!< Richardson-Lucy with Biggs-Andrews extrapolation
@@ -127,6 +151,7 @@ public:
     Algorithm         algorithm{ Algorithm::RichardsonLucy };
     Edges             edges{ Edges::BoundaryCondition };
     Boundary          boundary{ Boundary::ZeroFluxNeumann };
+    ItkPadding        itkPadding{ ItkPadding::KernelRadius };
     bool              accelerate{ false };
     bool              totalVariation{ false };
     SizeArray         kernelSize{ { 1, 1, 1 } };

@@ -19,6 +19,7 @@
 #define itkCudaFFTConvolutionFilterSupport_h
 
 #include "itkCudaFFTConvolutionEngine.h"
+#include "itkCudaFFTConvolutionMemoryPolicy.h"
 #include "itkCudaFFTConvolutionImageFilterEnums.h"
 #include "itkCudaFFTConvolutionPlanner.h"
 #include "itkMacro.h"
@@ -163,29 +164,6 @@ public:
     }
     engine->SetNumberOfThreads(std::min(16u, threads));
     return *engine;
-  }
-
-  /** The planner's default budget on device \a ordinal: what \a engine (may be nullptr) holds
-   * counts as free, since it is released before the next plan allocates. */
-  static std::uint64_t
-  DefaultBudget(const Engine * engine, int ordinal)
-  {
-    std::uint64_t freeBytes = 0;
-    std::uint64_t totalBytes = 0;
-    Engine::DeviceMemory(freeBytes, totalBytes, ordinal);
-    return CudaFFTConvolutionPlanner::DefaultMemoryBudget(freeBytes, engine ? engine->AllocatedDeviceBytes() : 0);
-  }
-
-  /** After a device allocation failed (something else took the memory a plan counted on): frees
-   * what the engine holds and returns the budget to plan again with, the smaller of half the
-   * last one and the default for what is free now (\a freeBytes). */
-  static std::uint64_t
-  BudgetAfterOutOfMemory(Engine & engine, int ordinal, std::uint64_t previous, std::uint64_t & freeBytes)
-  {
-    engine.ReleaseResources();
-    std::uint64_t totalBytes = 0;
-    Engine::DeviceMemory(freeBytes, totalBytes, ordinal);
-    return std::min<std::uint64_t>(CudaFFTConvolutionPlanner::DefaultMemoryBudget(freeBytes, 0), previous / 2);
   }
 
   /** Frees what \a engine holds (nothing without one); returns the engine's error text, or "". */

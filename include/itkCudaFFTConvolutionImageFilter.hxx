@@ -444,11 +444,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   // The staging threads obey ITK's thread settings.
   CudaFFTConvolutionFilterSupport::PrepareEngine(
     m_Engine, m_GPUDevice, this->GetMultiThreader()->GetMaximumNumberOfThreads());
-  if (request.memoryBudget == 0)
-  {
-    // What this filter already holds is free for it too.
-    request.memoryBudget = CudaFFTConvolutionFilterSupport::DefaultBudget(m_Engine.get(), m_GPUDevice);
-  }
+  request.memoryBudget = CudaFFTConvolutionMemoryPolicy::Budget(request.memoryBudget, m_Engine.get(), m_GPUDevice);
   // The engine makes the chosen size's plans while planning and reuses them to run.
   CudaFFTConvolutionEngine * engine = m_Engine.get();
   request.workArea = [engine](const PlannerType::SizeArray & fft, unsigned int dimension) {
@@ -477,39 +473,20 @@ void
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunOnGPU(PlannerType::Request request, const InternalPrecisionType * input, InternalPrecisionType * output)
 {
   PlanType plan = this->PlanForGPU(request);
-  for (unsigned int attempt = 0;; ++attempt)
-  {
-    this->AdoptPlan(plan, true);
-    try
-    {
-      this->RunPlanOnGPU(plan, input, output);
-      return;
-    }
-    catch (const CudaFFTConvolutionEngineError & error)
-    {
-      if (!error.OutOfMemory() || attempt >= 3)
-      {
-        throw;
-      }
-      // Something else took the memory the plan counted on: free ours and plan smaller tiles
-      // for what is free now.
-      std::uint64_t freeBytes = 0;
-      request.memoryBudget = CudaFFTConvolutionFilterSupport::BudgetAfterOutOfMemory(
-        *m_Engine, m_GPUDevice, request.memoryBudget, freeBytes);
-      try
-      {
-        plan = PlannerType::MakePlan(request);
-      }
-      catch (const std::length_error & replanning)
-      {
-        throw CudaFFTConvolutionEngineError(std::string(error.what()) + "; only " + std::to_string(freeBytes) +
-                                              " bytes are free now, and " + replanning.what(),
-                                            true);
-      }
-      itkDebugMacro(<< "out of GPU memory (" << error.what() << "): retrying with a budget of "
-                    << request.memoryBudget << " bytes, " << plan.tiles.size() << " tiles");
-    }
-  }
+  CudaFFTConvolutionMemoryPolicy::Run(
+    *m_Engine,
+    m_GPUDevice,
+    request.memoryBudget,
+    plan,
+    [&](std::uint64_t budget) {
+      itkDebugMacro(<< "out of GPU memory: retrying with a budget of " << budget << " bytes");
+      request.memoryBudget = budget;
+      return PlannerType::MakePlan(request);
+    },
+    [&](const PlanType & current) {
+      this->AdoptPlan(current, true);
+      this->RunPlanOnGPU(current, input, output);
+    });
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>

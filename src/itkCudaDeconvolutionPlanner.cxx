@@ -61,18 +61,21 @@ Extend(std::int64_t q, std::int64_t n, Planner::Boundary boundary)
   }
 }
 
-/** ITK parity along one axis: grid length and how many of the extra voxels go below. */
+/** ITK parity along one axis: the block of \c padded voxels (the data extended by \c inner on
+ * each side) is extended to the grid with \c below of the extra voxels below. */
 struct ParityAxis
 {
-  std::int64_t padded; //!< n + 2r
-  std::int64_t below;  //!< FFTPadImageFilter's (P - n - 2r) / 2
+  std::int64_t inner;  //!< ITK 5.3+: r; ITK 5.2: 0
+  std::int64_t padded; //!< n + 2 * inner
+  std::int64_t below;  //!< ITK 5.3+: FFTPadImageFilter's (P - n - 2r) / 2; ITK 5.2: (P - n) / 2
 };
 
 ParityAxis
-Parity(std::uint64_t gridLength, std::uint64_t dataLength, std::uint64_t kernelLength)
+Parity(Planner::ItkPadding padding, std::uint64_t gridLength, std::uint64_t dataLength, std::uint64_t kernelLength)
 {
   ParityAxis axis;
-  axis.padded = static_cast<std::int64_t>(dataLength) + 2 * Radius(kernelLength);
+  axis.inner = padding == Planner::ItkPadding::KernelRadius ? Radius(kernelLength) : 0;
+  axis.padded = static_cast<std::int64_t>(dataLength) + 2 * axis.inner;
   axis.below = (static_cast<std::int64_t>(gridLength) - axis.padded) / 2;
   return axis;
 }
@@ -160,6 +163,7 @@ PlanFor(const Planner::Request & request, const Planner::SizeArray & tileSize, c
   plan.algorithm = request.algorithm;
   plan.edges = request.edges;
   plan.boundary = request.boundary;
+  plan.itkPadding = request.itkPadding;
   plan.accelerate = request.accelerate;
   plan.totalVariation = request.totalVariation;
   plan.kernelSize = request.kernelSize;
@@ -205,9 +209,12 @@ CudaDeconvolutionPlanner::GridSize(const Request & request, const SizeArray & da
   for (unsigned int axis = 0; axis < request.dimension; ++axis)
   {
     const std::uint64_t k = request.kernelSize[axis];
-    const std::uint64_t needed = request.edges == Edges::NonCirculant
-                                   ? dataSize[axis] + k - 1
-                                   : dataSize[axis] + 2 * static_cast<std::uint64_t>(Radius(k));
+    std::uint64_t       needed = dataSize[axis] + k - 1;
+    if (request.edges == Edges::BoundaryCondition)
+    {
+      needed = request.itkPadding == ItkPadding::KernelSize ? dataSize[axis] + k
+                                                            : dataSize[axis] + 2 * static_cast<std::uint64_t>(Radius(k));
+    }
     grid[axis] = Geometry::NextSmoothSize(needed, request.greatestPrimeFactor);
   }
   return grid;
@@ -306,11 +313,11 @@ CudaDeconvolutionPlanner::AxisDataMap(const Plan & plan, const Tile & tile, unsi
       map[p] = i >= 0 && i < n ? i : -1;
       continue;
     }
-    // ITK: the data extended by r with the boundary condition, that block extended to the grid
-    // with the boundary condition again (which differs for a periodic boundary).
-    const ParityAxis   parity = Parity(plan.gridSize[axis], tile.data.size[axis], plan.kernelSize[axis]);
+    // ITK: the data extended by `inner` with the boundary condition, that block extended to the
+    // grid with the boundary condition again (which differs for a periodic boundary).
+    const ParityAxis   parity = Parity(plan.itkPadding, plan.gridSize[axis], tile.data.size[axis], plan.kernelSize[axis]);
     const std::int64_t q = Extend(p - parity.below, parity.padded, plan.boundary);
-    map[p] = q < 0 ? -1 : Extend(q - Radius(plan.kernelSize[axis]), n, plan.boundary);
+    map[p] = q < 0 ? -1 : Extend(q - parity.inner, n, plan.boundary);
   }
   return map;
 }
@@ -324,7 +331,10 @@ CudaDeconvolutionPlanner::DataOffset(const Plan & plan, const Tile & tile)
     const std::uint64_t k = plan.kernelSize[axis];
     offset[axis] = plan.edges == Edges::NonCirculant
                      ? static_cast<std::int64_t>(k - 1) - Radius(k)
-                     : Parity(plan.gridSize[axis], tile.data.size[axis], k).below + Radius(k);
+                     : [&] {
+                         const ParityAxis parity = Parity(plan.itkPadding, plan.gridSize[axis], tile.data.size[axis], k);
+                         return parity.below + parity.inner;
+                       }();
   }
   return offset;
 }

@@ -263,6 +263,16 @@ TotalVariationFactor(const T * x, const FFTLayout & layout, long long p0, long l
   return denominator > T(1e-3) ? T(1) / denominator : T(1e3);
 }
 
+/** The correction H^T (d / Hx) is non-negative for non-negative data; the transforms' rounding
+ * leaves values of about -1e-7 of its scale where it is near 0 (far from the data, or outside it
+ * with non-circulant edges), which would make the estimate negative. */
+template <typename T>
+__device__ inline T
+NonNegative(T correction)
+{
+  return correction > T(0) ? correction : T(0);
+}
+
 /** Richardson-Lucy's update: x_new = x * correction * weight (* the total-variation factor),
  * written to \p next (x itself when no stencil reads it) and to the FFT buffer for the next
  * forward transform. Adds sum |x_new - x| and sum |x|. */
@@ -280,7 +290,7 @@ RichardsonLucyUpdate(const T * estimate,
   double magnitude = 0;
   CUDAFFT_FOR_EACH_VOXEL(layout, {
     const T x = estimate[p];
-    T       value = x * grid[p];
+    T       value = x * NonNegative(grid[p]);
     if (weights != nullptr)
     {
       value *= weights[p];
@@ -318,7 +328,7 @@ AcceleratedStep(const T * __restrict__ extrapolated,
   double magnitude = 0;
   CUDAFFT_FOR_EACH_VOXEL(layout, {
     const T y = extrapolated[p];
-    T       value = y * grid[p];
+    T       value = y * NonNegative(grid[p]);
     if (weights != nullptr)
     {
       value *= weights[p];

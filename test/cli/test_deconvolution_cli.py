@@ -262,6 +262,21 @@ def test_geometry_and_progress(work):
     assert vectors(fields["space origin"])[0] == pytest.approx(ORIGIN_3D, abs=1e-9)
 
 
+@pytest.mark.parametrize("device", ["cpu", "gpu"])
+def test_zero_iterations_write_the_initial_estimate(work, gpu, device):
+    # As ITK's filters, the C ABI and Python: 0 iterations are the initial estimate, the image.
+    numpy = pytest.importorskip("numpy")
+    if device == "gpu" and not gpu:
+        pytest.skip("no CUDA device")
+    output = os.path.join(work, f"zero-{device}.nrrd")
+    result = run(*(["--cpu"] if device == "cpu" else []), "--iterations", 0, os.path.join(work, "image.nrrd"),
+                 os.path.join(work, "psf.nrrd"), output)
+    assert result.returncode == 0, result.stderr
+    _, expected = read_nrrd(os.path.join(work, "image.nrrd"))
+    _, actual = read_nrrd(output)
+    numpy.testing.assert_allclose(numpy.array(actual, numpy.float64), numpy.array(expected, numpy.float64), rtol=1e-6)
+
+
 def test_direct_method_prints_one_progress_line(work):
     result = run("--cpu", "--algorithm", "wiener", "--noiseVariance", "0.01", os.path.join(work, "image2d.nrrd"),
                  os.path.join(work, "psf2d.nrrd"), os.path.join(work, "wiener.nrrd"))
@@ -311,7 +326,7 @@ def test_estimate_with_a_budget_too_small_fails_cleanly(work):
     ("full mode", ["--mode", "full", "{w}/image.nrrd", "{w}/psf.nrrd", "{w}/bad.nrrd"], "same or valid"),
     ("accelerate with landweber", ["--algorithm", "landweber", "--accelerate", "{w}/image.nrrd", "{w}/psf.nrrd",
                                    "{w}/bad.nrrd"], "richardson-lucy only"),
-    ("no iterations", ["--iterations", "0", "{w}/image.nrrd", "{w}/psf.nrrd", "{w}/bad.nrrd"], "--iterations"),
+    ("too many iterations", ["--iterations", "100001", "{w}/image.nrrd", "{w}/psf.nrrd", "{w}/bad.nrrd"], "--iterations"),
     ("negative weight", ["--totalVariation", "-1", "{w}/image.nrrd", "{w}/psf.nrrd", "{w}/bad.nrrd"], "negative"),
     ("budget 0", ["--gpuMemoryBudget", "0", "{w}/image.nrrd", "{w}/psf.nrrd", "{w}/bad.nrrd"], "budget"),
     ("output folder missing", ["{w}/image.nrrd", "{w}/psf.nrrd", "{w}/nowhere/bad.nrrd"], "does not exist"),
