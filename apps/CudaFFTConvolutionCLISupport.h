@@ -136,9 +136,11 @@ ParseBudget(const std::string & text)
     scale = 1024.0 * 1024.0;
   else if (unit == "GiB")
     scale = 1024.0 * 1024.0 * 1024.0;
-  if (used == 0 || scale == 0 || !(value * scale >= 1))
+  // 2^64 bytes and more (and infinity) do not fit the budget's 64-bit field: refused, not wrapped.
+  if (used == 0 || scale == 0 || !(value * scale >= 1) || !(value * scale < 18446744073709551616.0))
   {
-    throw UsageError("the GPU memory budget '" + text + "' must be 'auto' or a positive size such as 4GiB or 512MiB");
+    throw UsageError("the GPU memory budget '" + text +
+                     "' must be 'auto' or a positive size below 2^64 bytes such as 4GiB, 512MiB or 1e9");
   }
   return static_cast<itk::SizeValueType>(value * scale);
 }

@@ -105,42 +105,6 @@ Crop(const TImage * image, const typename TImage::RegionType & region)
   return crop;
 }
 
-/** True when ITK pads an axis of length \a n with a kernel of length \a k for its deconvolution
- * filters onto the grid the engine uses (the data extended by k/2 with the boundary condition,
- * then to a size with no prime factor above \a greatestPrimeFactor). ITK 5.3 and later do so
- * always. ITK 5.2 pads to the smooth size above n + k with (P - n) / 2 voxels below: the same
- * grid unless n + 2 (k / 2) is smooth and smaller; and with a periodic boundary only when no
- * padding beyond k / 2 per side is needed (ITK 5.3 repeats the extended block, 5.2 the image). */
-inline bool
-ITKPadsAsEngine(std::uint64_t n, std::uint64_t k, unsigned int greatestPrimeFactor, Boundary boundary)
-{
-#if ITK_VERSION_MAJOR > 5 || (ITK_VERSION_MAJOR == 5 && ITK_VERSION_MINOR >= 3)
-  (void)n;
-  (void)k;
-  (void)greatestPrimeFactor;
-  (void)boundary;
-  return true;
-#else
-  const std::uint64_t extended = n + 2 * (k / 2);
-  const std::uint64_t engine = itk::CudaFFTConvolutionPlanner::NextSmoothSize(extended, greatestPrimeFactor);
-  const std::uint64_t itk52 = itk::CudaFFTConvolutionPlanner::NextSmoothSize(n + k, greatestPrimeFactor);
-  return engine == itk52 && (boundary != Boundary::Periodic || engine == extended);
-#endif
-}
-
-/** ITKPadsAsEngine on every axis of an image and kernel size. */
-template <typename TSize>
-bool
-ITKPadsAsEngine(const TSize & image, const TSize & kernel, unsigned int greatestPrimeFactor, Boundary boundary)
-{
-  bool same = true;
-  for (unsigned int a = 0; a < TSize::Dimension; ++a)
-  {
-    same = same && ITKPadsAsEngine(image[a], kernel[a], greatestPrimeFactor, boundary);
-  }
-  return same;
-}
-
 /** Runs \a action; an exception is a failure (counted by Expect) and is printed. */
 inline bool
 ExpectNoException(const std::string & what, const std::function<void()> & action)
