@@ -107,8 +107,8 @@ RunPlan(cfc_engine &          handle,
                                stream);
 }
 
-/** Plans (or reuses the plan) and runs; with the automatic budget, a device allocation that
- * fails (memory taken by others since the budget was read) is retried once on a fresh plan. */
+/** Plans (or reuses the plan) and runs; a device allocation that fails anyway is retried on
+ * smaller tiles by the policy every face follows (MemoryPolicy::Run). */
 cfc_status
 Convolve(cfc_engine &        handle,
          const cfc_problem & problem,
@@ -122,12 +122,18 @@ Convolve(cfc_engine &        handle,
          void *              stream,
          cfc_plan_info *     info)
 {
-  for (int attempt = 0;; ++attempt)
-  {
-    const std::uint64_t   budget = CfcBudgetFor(problem, handle.device, attempt == 0 ? handle.engine.AllocatedDeviceBytes() : 0);
-    const Planner::Plan & plan = handle.PlanFor(problem, budget);
-    try
-    {
+  std::uint64_t budget = MemoryPolicy::Budget(problem.memory_budget, &handle.engine, handle.device);
+  MemoryPolicy::Run(
+    handle.engine,
+    handle.device,
+    budget,
+    handle.PlanFor(problem, budget),
+    [&](std::uint64_t smaller) {
+      budget = smaller;
+      handle.havePlan = false;
+      return handle.PlanFor(problem, budget);
+    },
+    [&](const Planner::Plan & plan) {
       if (problem.element_size == 4)
       {
         RunPlan<float>(handle, plan, problem, input, output, kernel, kernelOnDevice, identity, normalize, constant, stream);
@@ -137,18 +143,8 @@ Convolve(cfc_engine &        handle,
         RunPlan<double>(handle, plan, problem, input, output, kernel, kernelOnDevice, identity, normalize, constant, stream);
       }
       FillInfo(plan, budget, info);
-      return CFC_OK;
-    }
-    catch (const EngineError & error)
-    {
-      if (!error.OutOfMemory() || problem.memory_budget != 0 || attempt > 0)
-      {
-        throw;
-      }
-      handle.havePlan = false;
-      handle.engine.ReleaseResources();
-    }
-  }
+    });
+  return CFC_OK;
 }
 } // namespace
 
@@ -173,7 +169,14 @@ extern "C"
     bool        available = false;
     try
     {
-      available = Engine::DeviceAvailable(&why, device);
+      if (device < -1)
+      {
+        why = "device " + std::to_string(device) + " is not a CUDA device ordinal (-1: the current device)";
+      }
+      else
+      {
+        available = Engine::DeviceAvailable(&why, device);
+      }
     }
     catch (const std::exception & error)
     {
@@ -196,6 +199,10 @@ extern "C"
       {
         throw std::invalid_argument("cfc_device_memory needs two results");
       }
+      if (const cfc_status status = CfcCheckDevice(device); status != CFC_OK)
+      {
+        return status;
+      }
       std::string why;
       if (!Engine::DeviceAvailable(&why, device))
       {
@@ -214,9 +221,13 @@ extern "C"
   cfc_plan(const cfc_problem * problem, int device, cfc_plan_info * info)
   {
     return CfcGuarded([&] {
+      if (const cfc_status status = CfcCheckDevice(device); status != CFC_OK)
+      {
+        return status;
+      }
       Planner::Request request = CfcRequestFor(*problem);
       const bool       gpu = Engine::DeviceAvailable(nullptr, device);
-      request.memoryBudget = gpu ? CfcBudgetFor(*problem, device, 0) : problem->memory_budget;
+      request.memoryBudget = MemoryPolicy::Budget(problem->memory_budget, nullptr, device);
       if (gpu)
       {
         request.workArea = [problem](const Planner::SizeArray & fft, unsigned int dimension) {
@@ -236,8 +247,12 @@ extern "C"
       {
         throw std::invalid_argument("cfc_engine_create needs a place for the handle");
       }
+      if (const cfc_status status = CfcCheckDevice(device); status != CFC_OK)
+      {
+        return status;
+      }
       auto * handle = new cfc_engine;
-      handle->device = device < 0 ? -1 : device;
+      handle->device = device;
       handle->engine.SetDevice(handle->device);
       handle->engine.SetNumberOfThreads(std::min(16u, std::max(1u, std::thread::hardware_concurrency())));
       *engine = handle;

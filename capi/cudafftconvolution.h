@@ -66,7 +66,10 @@ enum cfc_boundary
 };
 
 /** One convolution problem. Per axis: image size N, kernel size K, centre c = floor(K/2);
- * y[n] = sum_j k[j] x[n - j + c]. Axes beyond dimension have size 1. */
+ * y[n] = sum_j k[j] x[n - j + c]. Axes beyond dimension have size 1. Sizes are checked before
+ * any arithmetic: the product over the axes of 2 (N + K) must be below 2^55, so that no voxel
+ * or byte count of a plan overflows 64 bits (larger sizes, e.g. negative values wrapped to
+ * uint64, are CFC_ERROR_INVALID_ARGUMENT). */
 typedef struct cfc_problem
 {
   uint32_t dimension;       /* 1, 2 or 3 */
@@ -99,14 +102,16 @@ CFC_API const char * cfc_last_error(void);
 CFC_API int cfc_abi_version(void);
 
 /** 1 when a usable CUDA device is present (device: an ordinal, -1 for the current one), else 0
- * with the reason in reason (when not NULL, truncated to capacity). */
+ * with the reason in reason (when not NULL, truncated to capacity).
+ * Every function taking a device refuses one below -1 (CFC_ERROR_INVALID_ARGUMENT) and, on a
+ * machine with GPUs, an ordinal it lacks (CFC_ERROR_NO_DEVICE, with the number of devices). */
 CFC_API int cfc_device_available(int device, char * reason, size_t capacity);
 
 CFC_API cfc_status cfc_device_memory(int device, uint64_t * free_bytes, uint64_t * total_bytes);
 
 /** Plans a problem without running it: the output region, tiles and device memory. With a
- * device present the cuFFT work areas are exact, otherwise modelled. A budget of 0 plans with
- * 80% of the device's free memory (no limit without a device). */
+ * device present the cuFFT work areas are exact, otherwise (a machine without GPUs) modelled.
+ * A budget of 0 plans with 80% of the device's free memory (no limit without a device). */
 CFC_API cfc_status cfc_plan(const cfc_problem * problem, int device, cfc_plan_info * info);
 
 /** An engine for a device (-1: the calling thread's current device when it first runs). It
@@ -164,7 +169,8 @@ enum cfc_edges
   CFC_EDGES_NON_CIRCULANT = 1       /* Bertero-Boccacci: full object grid, weighted by 1/(H^T 1) */
 };
 
-/** One deconvolution problem; cfc_deconvolution_defaults fills ITK's defaults. */
+/** One deconvolution problem; cfc_deconvolution_defaults fills the defaults: ITK's settings, but 10
+ * iterations (ITK's filters default to 1; every other face of this module to 10). */
 typedef struct cfc_deconvolution
 {
   uint32_t dimension;
@@ -178,7 +184,7 @@ typedef struct cfc_deconvolution
   uint64_t memory_budget;   /* 0: 80% of what is free */
   int32_t  device_resident; /* 1: input and output are device memory */
   uint32_t greatest_prime_factor; /* grid sizes' largest prime factor (ITK's FFTW: 13) */
-  uint64_t halo[3];               /* per side when tiled; 0: the default */
+  uint64_t halo[3];               /* per side when tiled; 0: the default; at most 2^40 */
   uint32_t iterations;
   int32_t  accelerate; /* Richardson-Lucy: Biggs-Andrews */
   int32_t  normalize;

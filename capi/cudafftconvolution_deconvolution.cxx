@@ -62,6 +62,10 @@ DeconvolutionRequest(const cfc_deconvolution & problem)
   request.dimension = problem.dimension;
   for (unsigned int a = 0; a < 3; ++a)
   {
+    if (problem.halo[a] > CfcMaximumHalo)
+    {
+      throw std::invalid_argument("a halo of " + std::to_string(problem.halo[a]) + " voxels is more than 2^40");
+    }
     request.input.size[a] = problem.image_size[a];
     request.kernelSize[a] = problem.kernel_size[a];
     request.halo[a] = problem.halo[a];
@@ -84,9 +88,10 @@ DeconvolutionRequest(const cfc_deconvolution & problem)
 Settings
 SettingsOf(const cfc_deconvolution & problem)
 {
-  if (problem.iterations > 100000)
+  if (problem.iterations > DeconvolutionPlanner::MaximumIterations)
   {
-    throw std::invalid_argument("more than 100000 iterations were asked for");
+    throw std::invalid_argument("more than " + std::to_string(DeconvolutionPlanner::MaximumIterations) +
+                                " iterations were asked for");
   }
   for (const double value : { problem.constant, problem.alpha, problem.division_threshold, problem.background,
                               problem.total_variation, problem.regularization_constant, problem.noise_variance,
@@ -216,7 +221,7 @@ extern "C"
     problem->edges = CFC_EDGES_BOUNDARY_CONDITION;
     problem->element_size = 4;
     problem->greatest_prime_factor = 7;
-    problem->iterations = 1;
+    problem->iterations = DeconvolutionPlanner::DefaultIterations;
     problem->alpha = 0.1;
     problem->division_threshold = 1e-5;
     problem->kernel_zero_magnitude_threshold = 1e-4;
@@ -231,8 +236,12 @@ extern "C"
       {
         throw std::invalid_argument("no problem was given");
       }
+      if (const cfc_status status = CfcCheckDevice(device); status != CFC_OK)
+      {
+        return status;
+      }
       const bool          gpu = Engine::DeviceAvailable(nullptr, device);
-      const std::uint64_t budget = gpu && problem->memory_budget == 0 ? CfcDefaultBudget(device, 0) : problem->memory_budget;
+      const std::uint64_t budget = MemoryPolicy::Budget(problem->memory_budget, nullptr, device);
       FillDeconvolutionInfo(PlanDeconvolution(*problem, budget, device, gpu), budget, 0, info);
       return CFC_OK;
     });
@@ -267,17 +276,19 @@ extern "C"
           return callback(user, report.iteration, report.tile, report.tiles, report.divergence, report.relativeChange) != 0;
         };
       }
-      // With the automatic budget, a device allocation that fails (memory taken by others since
-      // the budget was read) is retried once on a fresh plan, as cfc_convolve does.
-      for (int attempt = 0;; ++attempt)
-      {
-        const std::uint64_t budget =
-          problem->memory_budget != 0
-            ? problem->memory_budget
-            : CfcDefaultBudget(engine->device, attempt == 0 ? engine->engine.AllocatedDeviceBytes() : 0);
-        const DeconvolutionPlanner::Plan plan = PlanDeconvolution(*problem, budget, engine->device, true);
-        try
-        {
+      // A device allocation that fails anyway is retried on smaller tiles (MemoryPolicy::Run).
+      std::uint64_t budget = MemoryPolicy::Budget(problem->memory_budget, &engine->engine, engine->device);
+      MemoryPolicy::Run(
+        engine->engine,
+        engine->device,
+        budget,
+        PlanDeconvolution(*problem, budget, engine->device, true),
+        [&](std::uint64_t smaller) {
+          budget = smaller;
+          engine->havePlan = false;
+          return PlanDeconvolution(*problem, budget, engine->device, true);
+        },
+        [&](const DeconvolutionPlanner::Plan & plan) {
           if (problem->element_size == 4)
           {
             RunDeconvolution<float>(*engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
@@ -287,18 +298,8 @@ extern "C"
             RunDeconvolution<double>(*engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
           }
           FillDeconvolutionInfo(plan, budget, engine->engine.LastIterations(), info);
-          return CFC_OK;
-        }
-        catch (const EngineError & error)
-        {
-          if (!error.OutOfMemory() || problem->memory_budget != 0 || attempt > 0)
-          {
-            throw;
-          }
-          engine->havePlan = false;
-          engine->engine.ReleaseResources();
-        }
-      }
+        });
+      return CFC_OK;
     });
   }
 }

@@ -22,7 +22,7 @@
 // convolution (cudafftconvolution.cxx) and deconvolution (cudafftconvolution_deconvolution.cxx).
 #include "cudafftconvolution.h"
 
-#include "itkCudaFFTConvolutionEngine.h"
+#include "itkCudaFFTConvolutionMemoryPolicy.h"
 
 #include <algorithm>
 #include <cstring>
@@ -33,6 +33,7 @@
 using Engine = itk::CudaFFTConvolutionEngine;
 using Planner = itk::CudaFFTConvolutionPlanner;
 using EngineError = itk::CudaFFTConvolutionEngineError;
+using MemoryPolicy = itk::CudaFFTConvolutionMemoryPolicy;
 
 /** The calling thread's last error message. */
 inline std::string &
@@ -112,6 +113,65 @@ CfcModeOf(std::int32_t mode)
   return static_cast<Planner::OutputRegionEnum>(mode);
 }
 
+/** The bound of every size a problem brings across the ABI: the product over the axes of
+ * 2 (N + K), more than any FFT grid a planner may choose (N + K - 1 rounded up to a smooth size,
+ * or a tile's data plus the kernel), stays below 2^55, so that 256 bytes per voxel of it (the
+ * buffers of a plan) fit in 63 bits and no voxel or byte count of a plan overflows. It refuses
+ * sizes that wrapped from negative values; the Python package mirrors it (_api._MAXIMUM_EXTENT). */
+constexpr std::uint64_t CfcMaximumExtent = std::uint64_t{ 1 } << 55;
+/** The largest halo per side (a deconvolution's; more than the image reads the whole image). */
+constexpr std::uint64_t CfcMaximumHalo = std::uint64_t{ 1 } << 40;
+
+inline std::string
+CfcSizeText(const std::uint64_t * size, unsigned int dimension)
+{
+  std::string text = "[";
+  for (unsigned int a = 0; a < dimension; ++a)
+  {
+    text += (a > 0 ? ", " : "") + std::to_string(size[a]);
+  }
+  return text + "]";
+}
+
+/** Throws std::invalid_argument unless the image and kernel sizes (x first) are within
+ * CfcMaximumExtent. */
+inline void
+CfcCheckSizes(unsigned int dimension, const std::uint64_t * image, const std::uint64_t * kernel)
+{
+  std::uint64_t extent = 1;
+  for (unsigned int a = 0; a < dimension; ++a)
+  {
+    const bool          fits = image[a] < CfcMaximumExtent && kernel[a] < CfcMaximumExtent;
+    const std::uint64_t axis = fits ? 2 * (image[a] + kernel[a]) : CfcMaximumExtent;
+    if (axis >= CfcMaximumExtent || extent > (CfcMaximumExtent - 1) / axis)
+    {
+      throw std::invalid_argument("an image of size " + CfcSizeText(image, dimension) + " and a kernel of size " +
+                                  CfcSizeText(kernel, dimension) +
+                                  " (x first) are too large: the byte counts of their FFT grids would overflow 64 bits");
+    }
+    extent *= axis;
+  }
+}
+
+/** CFC_OK for a device that is usable, and on a machine without GPUs for any ordinal (plans are
+ * then modelled); CFC_ERROR_INVALID_ARGUMENT below -1, CFC_ERROR_NO_DEVICE for an ordinal this
+ * machine lacks while it has GPUs. */
+inline cfc_status
+CfcCheckDevice(int device)
+{
+  if (device < -1)
+  {
+    return CfcFail(CFC_ERROR_INVALID_ARGUMENT,
+                   "device " + std::to_string(device) + " is not a CUDA device ordinal (-1: the current device)");
+  }
+  std::string why;
+  if (device >= 0 && !Engine::DeviceAvailable(&why, device) && Engine::DeviceAvailable(nullptr, -1))
+  {
+    return CfcFail(CFC_ERROR_NO_DEVICE, why);
+  }
+  return CFC_OK;
+}
+
 inline void
 CfcCheckProblem(const cfc_problem * problem)
 {
@@ -139,29 +199,7 @@ CfcCheckProblem(const cfc_problem * problem)
       throw std::invalid_argument("axes beyond the dimension must have size 1");
     }
   }
-}
-
-/** The budget to plan with: the caller's, or 80% of what is free plus what \a held already. */
-inline std::uint64_t
-CfcBudgetFor(const cfc_problem & problem, int device, std::uint64_t held)
-{
-  if (problem.memory_budget != 0)
-  {
-    return problem.memory_budget;
-  }
-  std::uint64_t freeBytes = 0;
-  std::uint64_t totalBytes = 0;
-  Engine::DeviceMemory(freeBytes, totalBytes, device);
-  return Planner::DefaultMemoryBudget(freeBytes, held);
-}
-/** 80% of what is free on a device plus what \a held already. */
-inline std::uint64_t
-CfcDefaultBudget(int device, std::uint64_t held)
-{
-  std::uint64_t freeBytes = 0;
-  std::uint64_t totalBytes = 0;
-  Engine::DeviceMemory(freeBytes, totalBytes, device);
-  return Planner::DefaultMemoryBudget(freeBytes, held);
+  CfcCheckSizes(problem->dimension, problem->image_size, problem->kernel_size);
 }
 
 /** The planner's request for a problem (the budget is filled in by the caller). */

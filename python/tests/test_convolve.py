@@ -127,7 +127,7 @@ def test_bad_arguments_raise_value_errors():
         cfc.convolve(image, np.ones((3, 3)), precision="float16")
     with pytest.raises(ValueError, match="device"):
         cfc.convolve(image, np.ones((3, 3)), device="tpu")
-    with pytest.raises(ValueError, match="complex"):
+    with pytest.raises(TypeError, match="complex"):
         cfc.convolve(image.astype(np.complex64), np.ones((3, 3)))
     with pytest.raises(ValueError, match="dimensions are supported"):
         cfc.convolve(np.ones((2, 2, 2, 2)), np.ones((1, 1, 1, 1)))

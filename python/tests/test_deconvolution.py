@@ -141,6 +141,31 @@ def test_non_circulant_edges_beat_boundary_edges_near_the_border():
     assert errors["non-circulant"] < 0.85 * errors["boundary"]
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("gpu", marks=needs_gpu)])
+@pytest.mark.parametrize("edges", ["non-circulant", "boundary"])
+@pytest.mark.parametrize("accelerate", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_richardson_lucy_estimate_is_never_negative(device, edges, accelerate, dtype):
+    # Far from the data the correction H^T (d / Hx) is 0 up to the transforms' rounding; its
+    # negative part must not reach the estimate (a user's log() of the result).
+    image = np.zeros((32, 96, 96), dtype)
+    image[10:22, 30:60, 40:70] = blobs((12, 30, 30), seed=4)
+    kernel = gaussian((9, 11, 11), 1.5)
+    result = cfc.richardson_lucy(image, kernel, 15, edges=edges, accelerate=accelerate, device=device)
+    assert result.min() >= 0, f"RL estimate has negative values down to {result.min()}"
+    assert result.max() > 0
+
+
+def test_every_face_has_the_same_default_iterations():
+    import inspect
+
+    defaults = {f.__name__: inspect.signature(f).parameters["iterations"].default
+                for f in (cfc.deconvolve, cfc.richardson_lucy)}
+    assert defaults == {"deconvolve": 10, "richardson_lucy": 10}
+    if _native.LIBRARY is not None:  # the C ABI's defaults (and so the command-line tool's)
+        assert _native.deconvolution_defaults().iterations == 10
+
+
 def test_zero_iterations_give_the_initial_estimate():
     image = blobs((20, 24), 6)
     kernel = gaussian((5, 5), 1.0)
@@ -504,6 +529,41 @@ def test_torch_in_torch_out(torch, dtype):
         assert attributes.type == cupy.cuda.runtime.memoryTypeDevice
     close_to(result.cpu().numpy(), cfc.richardson_lucy(image, kernel, 6), dtype)
     assert len(divergence) == 5
+
+
+@needs_gpu
+@pytest.mark.parametrize("function", ["convolve", "richardson_lucy"])
+def test_a_budget_above_the_free_memory_is_retried_on_smaller_tiles(function):
+    # One memory policy for every face: when a device allocation fails (the caller's budget of
+    # 8 GiB, but only about 60 MiB free), the run is planned again for what is free, also under a
+    # caller's budget (the C ABI used to give up), and gives the same result.
+    cupy = pytest.importorskip("cupy")
+    image = blobs((64, 256, 256), 3).astype(np.float32)
+    kernel = gaussian((9, 9, 9), 1.5).astype(np.float32)
+
+    def run(**options):
+        if function == "convolve":
+            return cfc.convolve(image, kernel, **options)
+        return cfc.richardson_lucy(image, kernel, 5, **options)
+
+    expected = run()
+    cfc.release()
+    _deconvolution.release()
+    free, _ = cupy.cuda.runtime.memGetInfo()
+    hog = cupy.cuda.runtime.malloc(free - (60 << 20))
+    try:
+        result = run(memory_budget="8GiB")
+    finally:
+        cupy.cuda.runtime.free(hog)
+        cfc.release()
+        _deconvolution.release()
+    if function == "richardson_lucy":
+        info = cfc.last_deconvolution_info()
+        assert info.compute_device == "gpu" and info.tiles > 1, info
+    else:
+        assert cfc.last_compute_device() == "gpu"
+    tolerance = 1e-5 if function == "convolve" else 1e-3  # deconvolution tiles leave a seam error
+    assert np.abs(result - expected).max() <= tolerance * np.abs(expected).max()
 
 
 def seam_difference(image, kernel, edges, halo, budget, untiled):

@@ -158,3 +158,113 @@ def test_cupy_out_buffer_is_written_in_place(cupy):
     assert_close(cupy.asnumpy(out), direct_convolution(image, kernel, "full", "zero-flux-neumann"), np.float32)
     with pytest.raises(ValueError, match="out"):
         cfc.convolve(cupy.asarray(image), kernel, out=np.empty((16, 30, 40), np.float32))
+
+
+def gpu_count():
+    return next(n for n in range(1024) if not cfc.gpu_available(n))
+
+
+def test_cupy_device_must_be_the_arrays_own(cupy):
+    """A CuPy array runs on its device: device= may name it ("gpu", its ordinal); an ordinal the
+    machine lacks, another GPU or "cpu" raise ValueError instead of being ignored."""
+    rng = np.random.default_rng(8)
+    image = rng.random((12, 20, 16)).astype(np.float32)
+    kernel = rng.random((3, 3, 3)).astype(np.float32)
+    device_image = cupy.asarray(image)
+    own = device_image.device.id
+    expected = cfc.convolve(image, kernel, device="cpu")
+    for device in (None, "gpu", "cuda", own, f"cuda:{own}"):
+        assert_close(cupy.asnumpy(cfc.convolve(device_image, kernel, device=device)), expected, np.float32)
+    count = gpu_count()
+    for call in (cfc.convolve, lambda i, k, device: cfc.richardson_lucy(i, k, 2, device=device)):
+        with pytest.raises(ValueError, match=f"device {count} does not exist"):
+            call(device_image, kernel, device=count)
+        with pytest.raises(ValueError, match="cpu"):
+            call(device_image, kernel, device="cpu")
+        if count > 1:
+            with pytest.raises(ValueError, match="own device"):
+                call(device_image, kernel, device=(own + 1) % count)
+
+
+def test_torch_device_must_be_the_tensors_own(torch):
+    image = torch.rand(10, 14, 12, device="cuda")
+    kernel = torch.rand(3, 3, 3)
+    own = image.device.index
+    assert cfc.convolve(image, kernel, device=own).device == image.device
+    count = gpu_count()
+    with pytest.raises(ValueError, match=f"device {count} does not exist"):
+        cfc.convolve(image, kernel, device=f"cuda:{count}")
+    if count > 1:
+        with pytest.raises(ValueError, match="own device"):
+            cfc.deconvolve(image, kernel, "landweber", 2, device=(own + 1) % count)
+
+
+def test_cupy_arrays_that_are_not_real_or_0d_are_refused(cupy):
+    image = cupy.random.random((8, 9)).astype(cupy.float32)
+    with pytest.raises(TypeError, match="the kernel has dtype complex64"):
+        cfc.convolve(image, cupy.ones((3, 3), cupy.complex64))
+    with pytest.raises(TypeError, match="the kernel has dtype complex128"):
+        cfc.richardson_lucy(image, cupy.ones((3, 3), cupy.complex128))
+    with pytest.raises(TypeError, match="the image has dtype complex64"):
+        cfc.convolve(image.astype(cupy.complex64), cupy.ones((3, 3)), precision="float32")
+    with pytest.raises(ValueError, match="0-d"):
+        cfc.convolve(cupy.asarray(2.0), cupy.asarray(2.0))
+    with pytest.raises(ValueError, match="0-d"):
+        cfc.richardson_lucy(image, cupy.asarray(2.0))
+    assert_close(cupy.asnumpy(cfc.convolve(image > 0.5, cupy.ones((3, 3), bool))),
+                 cfc.convolve(cupy.asnumpy(image > 0.5).astype(np.float32), np.ones((3, 3), np.float32),
+                              device="cpu"), np.float32)
+
+
+def test_torch_arrays_that_are_not_real_or_0d_are_refused(torch):
+    image = torch.rand(8, 9, device="cuda")
+    with pytest.raises(TypeError, match="the kernel has dtype complex64"):
+        cfc.convolve(image, torch.ones(3, 3, dtype=torch.complex64, device="cuda"))
+    with pytest.raises(TypeError, match="the kernel has dtype complex64"):
+        cfc.Convolver(torch.ones(3, 3, dtype=torch.complex64, device="cuda"))
+    with pytest.raises(TypeError, match="the image has dtype complex128"):
+        cfc.deconvolve(image.to(torch.complex128), torch.ones(3, 3), "wiener")
+    with pytest.raises(ValueError, match="0-d"):
+        cfc.convolve(torch.tensor(2.0, device="cuda"), torch.tensor(2.0, device="cuda"))
+    with pytest.raises(ValueError, match="0-d"):
+        cfc.richardson_lucy(image, torch.tensor(2.0, device="cuda"))
+    bfloat = cfc.convolve(image.to(torch.bfloat16), torch.ones(3, 3, dtype=torch.bfloat16, device="cuda"))
+    assert bfloat.dtype == torch.float32
+
+
+def test_cupy_out_may_be_the_image(cupy):
+    """out= the image itself (or overlapping it) is computed apart and copied in; tiles would
+    otherwise read what earlier tiles wrote."""
+    rng = np.random.default_rng(9)
+    image = rng.random((48, 192, 256)).astype(np.float32)  # large enough that 60% of its plan tiles it
+    kernel = rng.random((7, 5, 9)).astype(np.float32)
+    expected = cfc.convolve(image, kernel, device="cpu")
+    budget = int(cfc.estimate_gpu_memory(image.shape, kernel.shape, on_device=True).peak_bytes * 0.6)
+    assert cfc.estimate_gpu_memory(image.shape, kernel.shape, memory_budget=budget, on_device=True).tiles > 1
+    in_place = cupy.asarray(image)
+    assert cfc.convolve(in_place, cupy.asarray(kernel), memory_budget=budget, out=in_place) is in_place
+    assert_close(cupy.asnumpy(in_place), expected, np.float32)
+    flat = cupy.zeros(image.size + 8, cupy.float32)
+    flat[:image.size] = cupy.asarray(image.ravel())
+    shifted = flat[8:].reshape(image.shape)  # the image's bytes, 8 elements on
+    source = flat[:image.size].reshape(image.shape)
+    assert cfc.convolve(source, kernel, memory_budget=budget, out=shifted) is shifted
+    assert_close(cupy.asnumpy(shifted), expected, np.float32)
+    counts = cupy.asarray(image * 10)
+    restored = cfc.richardson_lucy(counts.copy(), kernel, 4)
+    assert cfc.richardson_lucy(counts, kernel, 4, out=counts) is counts
+    assert_close(cupy.asnumpy(counts), cupy.asnumpy(restored), np.float32)
+
+
+def test_torch_out_may_be_the_image_and_must_not_require_grad(torch):
+    rng = np.random.default_rng(10)
+    image = rng.random((20, 32, 36)).astype(np.float32)
+    kernel = rng.random((5, 5, 3)).astype(np.float32)
+    expected = cfc.convolve(image, kernel, device="cpu")
+    tensor = torch.from_numpy(image).cuda()
+    assert cfc.convolve(tensor, kernel, out=tensor) is tensor
+    assert_close(tensor.cpu().numpy(), expected, np.float32)
+    with pytest.raises(ValueError, match="requires grad"):
+        cfc.convolve(tensor, kernel, out=torch.empty_like(tensor).requires_grad_())
+    with pytest.raises(ValueError, match="out"):
+        cfc.convolve(tensor, kernel, out=torch.empty(image.shape))  # on the host

@@ -1,8 +1,11 @@
 """convolve, Convolver, estimate_gpu_memory, release: the package's API over the C ABI."""
 import itertools
+import math
+import numbers
 import re
 import threading
 import warnings
+from fractions import Fraction
 from typing import NamedTuple, Tuple
 
 import numpy as np
@@ -13,8 +16,15 @@ MODES = {"same": 0, "valid": 1, "full": 2}
 BOUNDARIES = {"zero-flux-neumann": 0, "constant": 1, "periodic": 2}
 _BOUNDARY_ALIASES = {"zero_flux_neumann": "zero-flux-neumann", "neumann": "zero-flux-neumann",
                      "zeroflux": "zero-flux-neumann", "wrap": "periodic"}
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30,
-          "tib": 2**40}
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20,
+          "gib": 2**30, "tib": 2**40}
+_BUDGET_TEXT = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([a-zA-Z]*)\s*")
+_UINT64 = 2**64
+_INT32 = 2**31
+# As the C ABI's CfcCheckSizes: the product over the axes of 2 (N + K) (a bound of every FFT grid
+# the planners may choose) must stay below 2**55, so that 256 bytes per voxel of it fit in 63 bits.
+_MAXIMUM_EXTENT = 2**55
+_MAXIMUM_HALO = 2**40
 
 _local = threading.local()
 _identities = itertools.count(1)
@@ -32,13 +42,14 @@ class MemoryEstimate(NamedTuple):
 
 
 def gpu_available(device=None):
-    """True when a CUDA device and the native library are usable."""
-    return _native.device_available(-1 if device in (None, "gpu", "cuda") else _device_ordinal(device))[0]
+    """True when a CUDA device (None: any; an ordinal or "cuda:N": that one) and the native
+    library are usable."""
+    return _native.device_available(_gpu_ordinal_of(device))[0]
 
 
 def gpu_unavailable_reason(device=None):
     """Why gpu_available() is False ("" when it is True)."""
-    return _native.device_available(-1 if device in (None, "gpu", "cuda") else _device_ordinal(device))[1]
+    return _native.device_available(_gpu_ordinal_of(device))[1]
 
 
 def last_compute_device():
@@ -63,36 +74,108 @@ def _boundary(boundary):
 
 
 def _budget(memory_budget):
-    if memory_budget is None:
+    """The one reading of every memory_budget=: GPU bytes as the C ABI's uint64, 0 for the
+    automatic budget (None or "auto"). A positive int or finite float of bytes (rounded down), or
+    a string of a number and a unit ("4GiB", "512MB", "1.5e9", "2 TiB"); ValueError otherwise,
+    below one byte or from 2**64 bytes up."""
+    value = memory_budget
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
         return 0
-    if isinstance(memory_budget, str):
-        match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", memory_budget)
+    if isinstance(value, str):
+        match = _BUDGET_TEXT.fullmatch(value)
         if not match or match.group(2).lower() not in _UNITS:
-            raise ValueError(f"cannot read the memory budget {memory_budget!r} (e.g. 4GiB, 500MB, 1e9)")
-        memory_budget = float(match.group(1)) * _UNITS[match.group(2).lower()]
-    if memory_budget <= 0:
-        raise ValueError("the memory budget must be positive (None: 80% of the free GPU memory)")
-    return int(memory_budget)
+            raise ValueError(f"cannot read the memory budget {value!r}: use bytes or a number with a unit (B, kB, MB, "
+                             "GB, TB, KiB, MiB, GiB, TiB), e.g. '4GiB', '512MB' or '1e9', or None/'auto'")
+        value = Fraction(match.group(1)) * _UNITS[match.group(2).lower()]
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"the memory budget must be a number of bytes, a string such as '4GiB' or None, not {value!r}")
+    elif not isinstance(value, numbers.Integral):
+        if not math.isfinite(float(value)):
+            raise ValueError(f"the memory budget must be finite, not {memory_budget!r}")
+        value = Fraction(float(value))
+    budget = math.floor(value)
+    if budget < 1:
+        raise ValueError(f"the memory budget must be at least one byte, not {memory_budget!r} (None or 'auto': 80% of "
+                         "the free GPU memory)")
+    if budget >= _UINT64:
+        raise ValueError(f"the memory budget {memory_budget!r} is 2**64 bytes or more")
+    return budget
 
 
-def _device_ordinal(device):
+def _device(device):
+    """The one reading of every device=: None (the GPU when present, else the CPU), "cpu", "gpu"
+    (a GPU, required; "cuda" too) or an ordinal (an int or "cuda:N"/"gpu:N")."""
+    if device is None:
+        return None
     if isinstance(device, str):
-        match = re.fullmatch(r"(?:cuda|gpu):(\d+)", device.lower())
+        name = device.strip().lower()
+        if name in ("cpu", "gpu", "cuda"):
+            return "gpu" if name == "cuda" else name
+        match = re.fullmatch(r"(?:cuda|gpu):(\d+)", name)
         if not match:
             raise ValueError(f"unknown device {device!r}: use None, 'cpu', 'gpu', an ordinal or 'cuda:N'")
-        return int(match.group(1))
-    if isinstance(device, (int, np.integer)) and device >= 0:
-        return int(device)
-    raise ValueError(f"unknown device {device!r}")
+        device = int(match.group(1))
+    if isinstance(device, bool) or not isinstance(device, numbers.Integral):
+        raise ValueError(f"unknown device {device!r}: use None, 'cpu', 'gpu', an ordinal or 'cuda:N'")
+    if not 0 <= device < _INT32:
+        raise ValueError(f"device {device} is not a CUDA device ordinal (0 to 2**31 - 1)")
+    return int(device)
+
+
+def _ordinal(device):
+    """The C ABI's device of a _device() that is not "cpu": -1 (the current one) or the ordinal."""
+    return -1 if device in (None, "gpu") else device
+
+
+def _gpu_ordinal_of(device):
+    device = _device(device)
+    if device == "cpu":
+        raise ValueError("device='cpu' names no GPU: use None, 'gpu', an ordinal or 'cuda:N'")
+    return _ordinal(device)
+
+
+def _usable(ordinal, required=True):
+    """True when GPU \\a ordinal (-1: the current one) is usable. ValueError for an ordinal this
+    machine lacks while it has other GPUs; without any, NoGPUError where \\a required, else False."""
+    available, why = _native.device_available(ordinal)
+    if available:
+        return True
+    if ordinal >= 0 and _native.device_available(-1)[0]:
+        raise ValueError(f"device {ordinal} does not exist: {why}")
+    if required:
+        raise _native.NoGPUError(why)
+    return False
+
+
+def _plan_ordinal(device):
+    """The device an estimate plans for (without any GPU the plan is modelled)."""
+    ordinal = _gpu_ordinal_of(device)
+    _usable(ordinal, required=False)
+    return ordinal
+
+
+def _shape(values, what):
+    """A shape given to an estimate (NumPy order): an int or a sequence of positive ints."""
+    values = (values,) if np.ndim(values) == 0 else tuple(values)
+    for n in values:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n < _UINT64:
+            raise ValueError(f"the {what} shape {values!r} must hold positive integers (below 2**64)")
+    return tuple(int(n) for n in values)
 
 
 def _check_shapes(image_shape, kernel_shape):
+    for what, shape in (("image", image_shape), ("kernel", kernel_shape)):
+        if len(shape) == 0:
+            raise ValueError(f"the {what} is 0-d (a scalar): arrays of 1, 2 or 3 dimensions are supported")
     if len(image_shape) != len(kernel_shape):
         raise ValueError(f"the image has {len(image_shape)} dimensions and the kernel {len(kernel_shape)}: they must agree")
     if not 1 <= len(image_shape) <= 3:
         raise ValueError(f"1, 2 or 3 dimensions are supported, not {len(image_shape)}")
     if 0 in image_shape or 0 in kernel_shape:
         raise ValueError(f"empty arrays cannot be convolved (image {tuple(image_shape)}, kernel {tuple(kernel_shape)})")
+    if math.prod(2 * (n + k) for n, k in zip(image_shape, kernel_shape)) >= _MAXIMUM_EXTENT:
+        raise ValueError(f"an image of shape {tuple(image_shape)} and a kernel of shape {tuple(kernel_shape)} are too "
+                         "large: their FFT grids' byte counts would overflow 64 bits")
 
 
 def _problem(image_shape, kernel_shape, mode, boundary, dtype, budget, device_resident):
@@ -122,32 +205,43 @@ def estimate_gpu_memory(image_shape, kernel_shape, mode="same", boundary="zero-f
                         memory_budget=None, device=None, on_device=False):
     """The GPU plan of a problem before running it (shapes in NumPy order): a MemoryEstimate.
     on_device: the image and output are GPU arrays (CuPy, PyTorch), so nothing is staged.
+    Shapes are positive ints (ValueError otherwise, and for shapes whose plans' byte counts would
+    overflow 64 bits); memory_budget and device as convolve's (without a GPU the plan is modelled).
     With a budget that no tiling fits, GPUMemoryBudgetError names the smallest need."""
     if _native.LIBRARY is None:
         raise _native.NoGPUError(f"the native library could not be loaded: {_native.LOAD_ERROR}")
-    dtype = _arrays.computation_dtype(np.empty(0, np.float32), precision or "float32")
-    problem = _problem(tuple(image_shape), tuple(kernel_shape), _mode(mode), _boundary(boundary), dtype,
-                       _budget(memory_budget), on_device)
-    ordinal = -1 if device in (None, "gpu", "cuda") else _device_ordinal(device)
-    return _estimate_of(_native.plan(problem, ordinal), len(image_shape))
+    dtype = _arrays.precision_dtype(precision or "float32")
+    image_shape, kernel_shape = _shape(image_shape, "image"), _shape(kernel_shape, "kernel")
+    problem = _problem(image_shape, kernel_shape, _mode(mode), _boundary(boundary), dtype, _budget(memory_budget),
+                       on_device)
+    return _estimate_of(_native.plan(problem, _plan_ordinal(device)), len(image_shape))
 
 
-# ---- the kernel -------------------------------------------------------------------------------
+# ---- the kernel and the image ---------------------------------------------------------------------
+def checked_kernel(kernel):
+    """The kernel as an array (itk.Image through its pixels), TypeError unless of real numbers."""
+    kernel = np.array(_itk.to_array(kernel)) if _itk.is_image(kernel) else _arrays.as_array(kernel)
+    _arrays.check_real(kernel, "the kernel")
+    return kernel
+
+
+def _operand(image, precision, kernel_shape):
+    """(the image's operand, the computation's dtype); TypeError unless of real numbers, and
+    _check_shapes's ValueError, before the image is converted."""
+    image = _arrays.as_array(image)
+    _arrays.check_real(image, "the image")
+    _check_shapes(tuple(image.shape), kernel_shape)
+    dtype = _arrays.computation_dtype(image, precision)
+    return _arrays.operand(image, dtype), dtype
+
+
 class _Kernel:
     """A kernel as given (one call) or as a private host copy with an identity per precision (a
     Convolver): the engine reuses the spectrum of an identity it has seen without comparing values."""
 
     def __init__(self, kernel, private):
-        if _itk.is_image(kernel):
-            kernel = np.array(_itk.to_array(kernel))
-        elif private:
-            library = _arrays.library_of(kernel)
-            if library == "cupy":
-                kernel = kernel.get()
-            elif library == "torch":
-                kernel = kernel.detach().cpu().numpy()
-            kernel = np.array(kernel, copy=True)
-        self.source = kernel
+        kernel = checked_kernel(kernel)
+        self.source = _arrays.host_copy(kernel) if private else kernel
         self.shape = tuple(int(n) for n in np.shape(kernel))
         self.private = private
         self._host = {}
@@ -183,12 +277,10 @@ class _Settings(NamedTuple):
 
 
 def _settings(mode, boundary, constant, normalize, precision, memory_budget, device):
-    if device not in (None, "cpu", "gpu", "cuda"):
-        _device_ordinal(device)
     if precision is not None:
-        _arrays.computation_dtype(None, precision)
+        _arrays.precision_dtype(precision)
     return _Settings(_mode(mode), _boundary(boundary), float(constant), bool(normalize), precision,
-                     _budget(memory_budget), device)
+                     _budget(memory_budget), _device(device))
 
 
 _shared_engines = {}
@@ -211,41 +303,47 @@ def release():
 
 
 def _gpu_ordinal(settings, image):
-    """The device to run on, or None for the CPU path; NoGPUError when the GPU was required."""
-    if settings.device == "cpu":
-        if image.on_device:
+    """The device to run on, or None for the CPU path; NoGPUError when a GPU was required and
+    there is none, ValueError for an ordinal this machine lacks. A GPU array runs on its own
+    device: device= may be None, "gpu" or that device's ordinal, nothing else (ValueError)."""
+    device = settings.device
+    if image.on_device:
+        if device == "cpu":
             raise ValueError("device='cpu' was asked for, but the image is a GPU array")
+        if device not in (None, "gpu") and device != image.device:
+            _usable(device)
+            raise ValueError(f"device={device} was asked for, but the image is on GPU {image.device}: a GPU array is "
+                             "processed on its own device (move it first, or leave device out)")
+        _usable(image.device)
+        return image.device
+    if device == "cpu":
         return None
-    ordinal = image.device if image.on_device else (
-        -1 if settings.device in (None, "gpu", "cuda") else _device_ordinal(settings.device))
-    available, why = _native.device_available(ordinal)
-    if available:
-        return ordinal
-    if settings.device is not None or image.on_device:
-        raise _native.NoGPUError(why)
-    return None
+    if device is None:
+        return -1 if _native.device_available(-1)[0] else None
+    _usable(_ordinal(device))
+    return _ordinal(device)
 
 
-def _output(image, sizes, out, dtype):
-    """A new output array, or \a out when it is a C-contiguous array of the result's shape, type
-    and place (NumPy, or the image's CUDA library on its device)."""
-    if out is None:
-        return image.empty(sizes)
-    if _arrays.library_of(out) != _arrays.library_of(image.array):
-        raise ValueError(f"out is a {_arrays.library_of(out)} array, the image a {_arrays.library_of(image.array)} one")
-    flags = getattr(out, "flags", None)
-    contiguous = flags.c_contiguous if flags is not None else out.is_contiguous()
-    same_type = str(out.dtype).split(".")[-1] == np.dtype(dtype).name
-    if tuple(out.shape) != tuple(sizes) or not same_type or not contiguous:
-        raise ValueError(f"out must be a C-contiguous {np.dtype(dtype).name} array of shape {tuple(sizes)}")
-    if _arrays.device_of(out) != image.device:
-        raise ValueError("out must be on the image's device")
+def _out_target(out, operand, sizes, dtype, *sources):
+    """Checks out (ValueError before anything runs) and returns where a run writes: out, or None
+    (a new array, copied into out once the run has succeeded) when out overlaps what the run
+    reads, the image's operand or \\a sources. So out may be the image itself, and a failing
+    run leaves it as it was."""
+    _arrays.check_out(out, operand, sizes, dtype)
+    return None if out is not None and _arrays.overlaps(out, operand.array, *sources) else out
+
+
+def _delivered(result, out):
+    """out holding the result (copied in when the run wrote elsewhere), or the result when no out."""
+    if out is None or result is out:
+        return result
+    _arrays.copy_into(out, result)
     return out
 
 
 def _run_gpu(settings, image, kernel, dtype, engine, out):
     _, sizes = _cpu.output_region(image.array.shape, kernel.shape, settings.mode)
-    output = _output(image, sizes, out, dtype)
+    output = image.empty(sizes) if out is None else out
     if 0 in sizes:
         return output, None
     problem = _problem(image.array.shape, kernel.shape, settings.mode, settings.boundary, dtype, settings.budget,
@@ -264,9 +362,8 @@ def _run_cpu(settings, image, kernel, dtype, out):
                            settings.normalize, dtype)
     if out is None:
         return result
-    output = _output(image, result.shape, out, dtype)
-    output[...] = result if _arrays.library_of(output) == "numpy" else image.wrap(result)
-    return output
+    out[...] = result if _arrays.library_of(out) == "numpy" else image.wrap(result)
+    return out
 
 
 def _execute(settings, image, kernel, engine_for, record, out=None):
@@ -278,23 +375,23 @@ def _execute(settings, image, kernel, engine_for, record, out=None):
         result = _execute(settings, pixels, kernel, engine_for, record)
         starts, _ = _cpu.output_region(pixels.shape, kernel.shape, settings.mode)
         return _itk.from_array(result, image, starts)
-    dtype = _arrays.computation_dtype(image, settings.precision)
-    operand = _arrays.operand(image, dtype)
-    _check_shapes(operand.array.shape, kernel.shape)
+    operand, dtype = _operand(image, settings.precision, kernel.shape)
+    _, sizes = _cpu.output_region(operand.array.shape, kernel.shape, settings.mode)
+    target = _out_target(out, operand, sizes, dtype, kernel.source)
     ordinal = _gpu_ordinal(settings, operand)
     if ordinal is not None:
         try:
-            output, details = _run_gpu(settings, operand, kernel, dtype, engine_for(ordinal), out)
+            output, details = _run_gpu(settings, operand, kernel, dtype, engine_for(ordinal), target)
             record("gpu", *(details or (None, None)))
-            return operand.wrap(output)
+            return _delivered(operand.wrap(output), out)
         except (_native.CudaError, _native.NoGPUError) as error:
             if settings.device is not None or operand.on_device:
                 raise
             warnings.warn(f"the GPU could not run this convolution, so it runs on the CPU: {error}", RuntimeWarning,
                           stacklevel=3)
-    output = _run_cpu(settings, operand, kernel, dtype, out)
+    output = _run_cpu(settings, operand, kernel, dtype, target)
     record("cpu", None, None)
-    return operand.wrap(output)
+    return _delivered(operand.wrap(output), out)
 
 
 def _record_thread(device, estimate, reused):
@@ -308,15 +405,23 @@ def convolve(image, kernel, mode="same", boundary="zero-flux-neumann", constant=
     image, kernel: NumPy arrays (or anything np.asarray takes), CuPy or PyTorch arrays (CUDA
     arrays are read and written on the device, on the current stream, and the result is the same
     library's array on the same device), or itk.Image (the result is an itk.Image placed where
-    the C++ filter's output region lies).
+    the C++ filter's output region lies). Real numbers only: bool (0 and 1), integers and floats;
+    complex, datetime64, timedelta64, string and object arrays raise TypeError.
     mode: "same" (the image's shape), "valid" (where the kernel fits), "full" (N + K - 1).
     boundary: "zero-flux-neumann" (ITK's default: the nearest edge value), "constant" (the value
     `constant`) or "periodic". normalize: divide the kernel by its sum.
-    precision: None (float64 for float64 images, float32 otherwise), "float32" or "float64".
-    memory_budget: GPU bytes (or "4GiB"); None: 80% of the free memory; tiles beyond it.
+    precision: None (float64 for float64 (and longer) images, float32 otherwise), "float32" or "float64".
+    memory_budget: GPU bytes, an int or a float (rounded down), or a string such as "4GiB",
+    "512MB" or "1e9"; None or "auto": 80% of the free memory; tiles beyond it. ValueError below
+    one byte, from 2**64 bytes up, and for NaN or infinity.
     device: None (the GPU when present, else the CPU), "cpu", "gpu", an ordinal or "cuda:N".
-    out: an array to write the result into (C-contiguous, the result's shape and type, the
-    image's library and device), e.g. to reuse one buffer over a loop.
+    An ordinal this machine lacks raises ValueError (NoGPUError where it has no GPU at all).
+    CuPy and PyTorch CUDA arrays run on their own device: device= may be None, "gpu" or that
+    device's ordinal; another one raises ValueError (move the array first).
+    out: an array to write the result into (C-contiguous, writable, the result's shape and
+    dtype, the image's library and device; ValueError otherwise, before anything runs), e.g. to
+    reuse one buffer over a loop. It may be the image itself (or overlap it): the result is then
+    computed apart and copied in, and a call that fails leaves out unchanged.
     The GPU plans and kernel spectrum are kept between calls (release() frees them);
     last_compute_device() says which path ran.
     """
@@ -339,7 +444,9 @@ class Convolver:
                  precision=None, memory_budget=None, device=None):
         self.settings = _settings(mode, boundary, constant, normalize, precision, memory_budget, device)
         self._kernel = _Kernel(kernel, private=True)
-        if len(self._kernel.shape) == 0 or 0 in self._kernel.shape:
+        if len(self._kernel.shape) == 0:
+            raise ValueError("the kernel is 0-d (a scalar): arrays of 1, 2 or 3 dimensions are supported")
+        if 0 in self._kernel.shape:
             raise ValueError("the kernel must not be empty")
         if normalize:
             _cpu.normalized(self._kernel.host(np.dtype(np.float64))[0])

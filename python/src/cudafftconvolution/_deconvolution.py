@@ -80,8 +80,7 @@ def release():
 
 def _allocated_gpu_bytes(device=None):
     """Device bytes the deconvolution engine of a device holds now (0 when it has none)."""
-    ordinal = -1 if device in (None, "gpu", "cuda") else _api._device_ordinal(device)
-    engine = _shared_engines.get(ordinal)
+    engine = _shared_engines.get(_api._gpu_ordinal_of(device))
     return engine.allocated_bytes() if engine is not None else 0
 
 
@@ -158,8 +157,8 @@ def _halo(halo):
     values = (halo,) if np.ndim(halo) == 0 else tuple(halo)
     result = []
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"the halo must be non-negative voxel counts (an int or one per axis), not {halo!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= _api._MAXIMUM_HALO:
+            raise ValueError(f"the halo must be voxel counts from 0 to 2**40 (an int or one per axis), not {halo!r}")
         result.append(int(value))
     return tuple(result)
 
@@ -193,17 +192,15 @@ def _settings(algorithm, iterations, edges, boundary, constant, mode, normalize,
     if isinstance(greatest_prime_factor, bool) or not isinstance(greatest_prime_factor, (int, np.integer)) or \
             not 2 <= greatest_prime_factor <= 1000:
         raise ValueError(f"greatest_prime_factor must be an int from 2 (7: cuFFT's fast sizes), not {greatest_prime_factor!r}")
-    if device not in (None, "cpu", "gpu", "cuda"):
-        _api._device_ordinal(device)
     if precision is not None:
-        _arrays.computation_dtype(None, precision)
+        _arrays.precision_dtype(precision)
     return _Settings(algorithm, int(iterations), edges, _api._boundary(boundary), values["constant"],
                      _deconvolution_mode(mode), bool(normalize), bool(accelerate), values["alpha"],
                      values["division_threshold"], values["kernel_zero_magnitude_threshold"],
                      values["regularization_constant"], values["noise_variance"], values["weight_threshold"],
                      values["background"], values["total_variation"], values["tolerance"],
                      values["divergence_tolerance"], int(greatest_prime_factor), _halo(halo), precision,
-                     _api._budget(memory_budget), device)
+                     _api._budget(memory_budget), _api._device(device))
 
 
 def _problem(settings, image_shape, kernel_shape, dtype, device_resident, compute_divergence):
@@ -259,19 +256,19 @@ def estimate_deconvolution_memory(image_shape, kernel_shape, algorithm="richards
     """The GPU plan of a deconvolution before running it (shapes in NumPy order): a
     DeconvolutionMemoryEstimate (peak device bytes, tiles, grid shape, output shape, budget).
     The defaults are deconvolve()'s (richardson_lucy() uses edges="non-circulant"); with a GPU
-    the cuFFT work areas are exact, otherwise modelled. With a budget that no tiling fits,
-    GPUMemoryBudgetError names the smallest need."""
+    the cuFFT work areas are exact, otherwise modelled. Shapes, memory_budget and device as
+    estimate_gpu_memory's. With a budget that no tiling fits, GPUMemoryBudgetError names the
+    smallest need."""
     if _native.LIBRARY is None:
         raise _native.NoGPUError(f"the native library could not be loaded: {_native.LOAD_ERROR}")
     settings = _settings(algorithm, 1, edges, boundary, 0.0, mode, False, accelerate, 0.1, 1e-5, 1e-4, 0.0, 0.0,
                          0.01, 0.0, total_variation, 0.0, 0.0, greatest_prime_factor, halo, precision,
                          memory_budget, device)
-    dtype = _arrays.computation_dtype(None, precision or "float32")
-    image_shape, kernel_shape = tuple(int(n) for n in image_shape), tuple(int(n) for n in kernel_shape)
+    dtype = _arrays.precision_dtype(precision or "float32")
+    image_shape, kernel_shape = _api._shape(image_shape, "image"), _api._shape(kernel_shape, "kernel")
     _check_region(settings, image_shape, kernel_shape)
     problem = _problem(settings, image_shape, kernel_shape, dtype, on_device, False)
-    ordinal = -1 if device in (None, "gpu", "cuda") else _api._device_ordinal(device)
-    info = _native.deconvolution_plan(problem, ordinal)
+    info = _native.deconvolution_plan(problem, _api._plan_ordinal(device))
     dimension = len(image_shape)
     return DeconvolutionMemoryEstimate(int(info.peak_device_bytes), int(info.tiles), _shape_of(info.grid_size, dimension),
                                        _shape_of(info.output_size, dimension), int(info.memory_budget))
@@ -279,18 +276,9 @@ def estimate_deconvolution_memory(image_shape, kernel_shape, algorithm="richards
 
 # ---- operands ---------------------------------------------------------------------------------------
 def _host_kernel(kernel):
-    """The kernel's values as a float64 NumPy array (from NumPy, CuPy, PyTorch or itk.Image)."""
-    if _itk.is_image(kernel):
-        kernel = _itk.to_array(kernel)
-    library = _arrays.library_of(kernel)
-    if library == "cupy":
-        kernel = kernel.get()
-    elif library == "torch":
-        kernel = kernel.detach().cpu().numpy()
-    dtype = getattr(kernel, "dtype", None)
-    if dtype is not None and "complex" in str(dtype):
-        raise ValueError("complex kernels are not supported")
-    return np.array(kernel, dtype=np.float64, copy=True)
+    """The kernel's values as a float64 NumPy array (from NumPy, CuPy, PyTorch or itk.Image);
+    TypeError unless of real numbers."""
+    return _arrays.host_copy(_api.checked_kernel(kernel)).astype(np.float64)
 
 
 def _range_of(operand):
@@ -397,7 +385,7 @@ def _cpu_divergence(result):
 # ---- running -------------------------------------------------------------------------------------------
 def _run_gpu(settings, operand, kernel, dtype, engine, out, hooks, measure):
     _, sizes = _output_region(settings.mode, operand.array.shape, kernel.shape)
-    output = _api._output(operand, sizes, out, dtype)
+    output = operand.empty(sizes) if out is None else out
     problem = _problem(settings, operand.array.shape, kernel.shape, dtype, operand.on_device, measure)
     values = np.ascontiguousarray(kernel, dtype=dtype)  # host: the engine compares it to reuse the spectrum
     callback = hooks.native() if hooks is not None else None
@@ -422,7 +410,7 @@ def _run_cpu(settings, operand, kernel, dtype, out, hooks):
     if out is None:
         output = estimate
     else:
-        output = _api._output(operand, estimate.shape, out, dtype)
+        output = out
         output[...] = estimate if _arrays.library_of(output) == "numpy" else operand.wrap(estimate)
     return output, DeconvolutionInfo("cpu", int(result.iterations), 1, tuple(result.geometry.grid), None,
                                      _cpu_divergence(result) if settings.richardson_lucy else [])
@@ -440,20 +428,20 @@ def _execute(settings, image, kernel, callback, return_divergence, out):
         if return_divergence:
             return _itk.from_array(result[0], image, starts), result[1]
         return _itk.from_array(result, image, starts)
-    dtype = _arrays.computation_dtype(image, settings.precision)
-    operand = _arrays.operand(image, dtype)
-    _check_region(settings, tuple(operand.array.shape), kernel.shape)
+    operand, dtype = _api._operand(image, settings.precision, kernel.shape)
+    _, sizes = _check_region(settings, tuple(operand.array.shape), kernel.shape)
+    target = _api._out_target(out, operand, sizes, dtype)  # the kernel is a private copy
+    ordinal = _api._gpu_ordinal(settings, operand)
     _check_values(settings, operand, kernel)
     collect = bool(return_divergence) and settings.richardson_lucy
     measure = settings.richardson_lucy and (collect or callback is not None)
     hooks = _Iterations(callback, collect) if (callback is not None or collect) else None
-    ordinal = _api._gpu_ordinal(settings, operand)
     info = None
     _local.running = True
     try:
         if ordinal is not None:
             try:
-                output, info = _run_gpu(settings, operand, kernel, dtype, _shared_engine(ordinal), out, hooks, measure)
+                output, info = _run_gpu(settings, operand, kernel, dtype, _shared_engine(ordinal), target, hooks, measure)
                 if collect:
                     info = info._replace(divergence=hooks.history())
             except (_native.CudaError, _native.NoGPUError) as error:
@@ -463,18 +451,18 @@ def _execute(settings, image, kernel, callback, return_divergence, out):
                               RuntimeWarning, stacklevel=4)
                 hooks = _Iterations(callback, collect) if hooks is not None else None
         if info is None:
-            output, info = _run_cpu(settings, operand, kernel, dtype, out, hooks)
+            output, info = _run_cpu(settings, operand, kernel, dtype, target, hooks)
     finally:
         _local.running = False
     _local.info = info
     _api._local.last = info.compute_device
-    result = operand.wrap(output)
+    result = _api._delivered(operand.wrap(output), out)
     if return_divergence:
         return result, list(info.divergence or [])
     return result
 
 
-def deconvolve(image, kernel, algorithm="richardson-lucy", iterations=1, *, edges="boundary",
+def deconvolve(image, kernel, algorithm="richardson-lucy", iterations=10, *, edges="boundary",
                boundary="zero-flux-neumann", constant=0.0, mode="same", normalize=False, accelerate=False,
                alpha=0.1, division_threshold=1e-5, kernel_zero_magnitude_threshold=1e-4, regularization_constant=0.0,
                noise_variance=0.0, weight_threshold=0.01, background=0.0, total_variation=0.0, tolerance=0.0,
@@ -483,7 +471,8 @@ def deconvolve(image, kernel, algorithm="richardson-lucy", iterations=1, *, edge
     """Deconvolves an image by a kernel (the PSF) of the same dimension (1, 2 or 3).
 
     algorithm: "richardson-lucy", "landweber", "projected-landweber" (iterative, `iterations`
-    of them), "inverse", "tikhonov" (regularization_constant) or "wiener" (noise_variance): ITK's
+    of them, 10 by default as everywhere in this module but ITK's filters, which keep ITK's 1),
+    "inverse", "tikhonov" (regularization_constant) or "wiener" (noise_variance): ITK's
     filters of those names, with ITK's defaults (alpha, division_threshold,
     kernel_zero_magnitude_threshold).
     edges: "boundary" (ITK parity: the image padded by floor(K/2) with `boundary`/`constant`,

@@ -206,7 +206,8 @@ def deconvolve_block(
         last_divergence = divergence
         divergence = float(np.sum(np.where(positive & (o > 0), o * np.log(np.where(o > 0, o, 1) / np.where(positive, b, 1)) - o + b, np.where(positive, b, 0))))
         history.append(divergence)
-        new = x * _blur(ratio, spectrum, adjoint=True)
+        # The correction is non-negative; clamp the transforms' rounding (as the GPU does).
+        new = x * np.maximum(_blur(ratio, spectrum, adjoint=True), 0.0)
         if weights is not None:
             new *= weights
         if total_variation:

@@ -9,9 +9,8 @@ On a cluster of GPU workers (dask_cuda.LocalCUDACluster, or one `dask worker --n
 GPU with CUDA_VISIBLE_DEVICES set), each worker convolves its blocks on its own GPU; choose
 chunks so that a chunk plus its halo fits one GPU (estimate_gpu_memory), or let the engine tile.
 """
-import numpy as np
-
-from ._api import _boundary
+from . import _arrays
+from ._api import _settings, checked_kernel
 from ._api import convolve as _convolve
 
 
@@ -22,16 +21,15 @@ def convolve(array, kernel, boundary="zero-flux-neumann", constant=0.0, normaliz
     import dask.array as da
 
     array = da.asarray(array)
-    kernel = np.asarray(kernel)
+    kernel = _arrays.host_copy(checked_kernel(kernel))
+    _arrays.check_real(array, "the image")
     if kernel.ndim != array.ndim:
         raise ValueError(f"the image has {array.ndim} dimensions and the kernel {kernel.ndim}: they must agree")
-    name = _boundary(boundary)
+    name = _settings("same", boundary, constant, normalize, precision, memory_budget, device).boundary  # checks all
     edge = {"zero-flux-neumann": "nearest", "periodic": "periodic", "constant": constant}[name]
-    wide = precision in ("float64", "double", np.float64) or (precision is None and array.dtype == np.float64)
 
     def block(values):
-        return _convolve(np.ascontiguousarray(values), kernel, "same", name, constant, normalize, precision,
-                         memory_budget, device)
+        return _convolve(values, kernel, "same", name, constant, normalize, precision, memory_budget, device)
 
     return array.map_overlap(block, depth=tuple(k // 2 for k in kernel.shape), boundary=edge,
-                             dtype=np.float64 if wide else np.float32)
+                             dtype=_arrays.computation_dtype(array, precision))
