@@ -57,7 +57,7 @@ itk_options() {
             -DITK_USE_SYSTEM_SWIG=ON -DSWIG_EXECUTABLE=/usr/bin/swig
             -DPython3_EXECUTABLE=/usr/bin/python3 -DITK_USE_PYTHON_LIMITED_API=OFF
             "-DITK_WRAP_IMAGE_DIMS=2;3" -DITK_WRAP_float=ON -DITK_WRAP_double=ON
-            -DITK_WRAP_complex_float=OFF -DITK_WRAP_vector_float=OFF
+            -DITK_WRAP_complex_float=OFF -DITK_WRAP_vector_float=ON
             -DITK_WRAP_unsigned_char=OFF -DITK_WRAP_signed_short=OFF -DITK_WRAP_covariant_vector_float=OFF
             -DITK_WRAP_rgb_unsigned_char=OFF -DITK_WRAP_rgba_unsigned_char=OFF)
   fi
