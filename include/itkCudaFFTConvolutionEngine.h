@@ -55,7 +55,7 @@ private:
 };
 
 /** \class CudaFFTConvolutionEngine
- * \brief Executes a CudaFFTConvolutionPlanner plan on a CUDA device with cuFFT.
+ * \brief Executes a CudaFFTConvolutionPlanner plan on a CUDA device with cuFFT or VkFFT.
  *
  * Plain C++ over raw host pointers, float or double; no CUDA type and no ITK template appears
  * here, so the ITK filter is compiled by the host compiler and nvcc sees only src/*.cu.
@@ -71,7 +71,11 @@ private:
  * the axis maps). A caller's buffer is never page-locked, registered or replaced; one its owner
  * page-locked (cudaMallocHost, CudaPinnedImportImageContainer) is reached by DMA directly.
  *
- * Caches: the forward and inverse cuFFT plans of the last FFT size (sharing one work area) and
+ * FFTs: cuFFT, or VkFFT (SetFFTBackend) through a plugin library beside the engine's that is
+ * loaded on first use; where VkFFT cannot be had or cannot plan a size, cuFFT does it (one warning
+ * line on stderr).
+ *
+ * Caches: the forward and inverse FFT plans of the last FFT size (sharing one work area) and
  * the kernel spectrum with a copy of the kernel values it was made from: a kernel whose values
  * changed (in place, without any notice) is transformed again. ReleaseResources() frees all
  * device and page-locked memory. One engine serves one caller at a time.
@@ -160,15 +164,48 @@ public:
   void
   SetNumberOfThreads(unsigned int threads);
 
-  /** Makes this engine's forward and inverse cuFFT plans for an FFT size (unless it has them)
+  /** The FFT library under the engine. Auto: VkFFT where its plugin loads and plans the size,
+   * otherwise cuFFT. */
+  enum class FFTBackend
+  {
+    Auto,
+    CuFFT,
+    VkFFT
+  };
+
+  /** The backend the next plans are made with; default DefaultFFTBackend(). A change takes effect
+   * at the next plan (PreparePlans or a run). */
+  void
+  SetFFTBackend(FFTBackend backend);
+  FFTBackend
+  GetFFTBackend() const;
+
+  /** The backend of the engine's last plans (CuFFT or VkFFT; Auto before the first). */
+  FFTBackend
+  GetLastFFTBackend() const;
+
+  /** The environment's choice, CUDAFFTCONVOLUTION_FFT_BACKEND = cufft, vkfft or auto (case
+   * ignored); CuFFT when unset (VkFFT plans cost an NVRTC compile per size), Auto when unknown
+   * (with a warning). */
+  static FFTBackend
+  DefaultFFTBackend();
+
+  /** "auto", "cufft" or "vkfft". */
+  static const char *
+  FFTBackendName(FFTBackend backend);
+
+  /** Makes this engine's forward and inverse FFT plans for an FFT size (unless it has them)
    * and returns their work-area bytes: planning asks this, and Run then reuses the plans. */
   std::uint64_t
   PreparePlans(const SizeArray & fftSize, unsigned int dimension, unsigned int elementSize);
 
-  /** Exact cuFFT work-area bytes for the forward and inverse plans of an FFT size (the larger),
-   * for estimates made without an engine. */
+  /** Exact work-area bytes for the forward and inverse plans of an FFT size (the larger) by the
+   * default backend (DefaultFFTBackend()), or by \a backend, for estimates made without an
+   * engine (on the current device). */
   static std::uint64_t
   WorkAreaBytes(const SizeArray & fftSize, unsigned int dimension, unsigned int elementSize);
+  static std::uint64_t
+  WorkAreaBytes(const SizeArray & fftSize, unsigned int dimension, unsigned int elementSize, FFTBackend backend);
 
   /** Page-locked host memory (cudaMallocHost), which the engine reaches by DMA without
    * staging; nullptr when it cannot be had. Free it with FreePinnedHost, which returns false

@@ -1,5 +1,7 @@
-# The library's sources, relative to src/: read by src/CMakeLists.txt (the ITK module) and by the
-# 3D Slicer extension (slicer/), which compiles them into its CLI modules.
+# The library's sources, relative to src/: read by src/CMakeLists.txt (the ITK module), the C ABI
+# library (capi/) and the 3D Slicer extension (slicer/), which compiles them into its CLI modules.
+# The VkFFT plugin (vkfft/) is not among them: vkfft/CudaFFTConvolutionVkFFTPlugin.cmake builds it
+# beside a library made of them (without it, that library uses cuFFT only).
 set(CudaFFTConvolution_SRCS
   itkCudaFFTConvolutionImageFilterEnums.cxx
   itkCudaDeconvolutionImageFilterEnums.cxx
@@ -7,6 +9,9 @@ set(CudaFFTConvolution_SRCS
   itkCudaDeconvolutionPlanner.cxx
   itkCudaFFTConvolutionHostWorkers.cxx
   itkCudaFFTConvolutionCudaSupport.cu
+  itkCudaFFTConvolutionFFT.cu
+  itkCudaFFTConvolutionCuFFTPlans.cu
+  itkCudaFFTConvolutionVkFFTPlans.cu
   itkCudaFFTConvolutionStaging.cu
   itkCudaFFTConvolutionEngine.cu
   itkCudaFFTConvolutionDeconvolution.cu

@@ -301,13 +301,13 @@ private:
   void
   Forward()
   {
-    CUDAFFT_CHECK(FFTTraits<T>::ExecForward(m_Engine.m_Plans.forward, Grid()));
+    m_Engine.m_FFT.Forward(Grid());
   }
 
   void
   Inverse()
   {
-    CUDAFFT_CHECK(FFTTraits<T>::ExecInverse(m_Engine.m_Plans.inverse, Grid()));
+    m_Engine.m_FFT.Inverse(Grid());
   }
 
   Complex *

@@ -17,10 +17,6 @@
  *=========================================================================*/
 #include "itkCudaFFTConvolutionEngineImpl.cuh"
 
-#include <map>
-#include <mutex>
-#include <tuple>
-
 namespace itk
 {
 CudaFFTConvolutionEngine::CudaFFTConvolutionEngine()
@@ -109,25 +105,46 @@ CudaFFTConvolutionEngine::SetNumberOfThreads(unsigned int threads)
 std::uint64_t
 CudaFFTConvolutionEngine::WorkAreaBytes(const SizeArray & fftSize, unsigned int dimension, unsigned int elementSize)
 {
-  // Making plans costs milliseconds: remember the answer per size (shared by all engines).
-  using Key = std::tuple<std::uint64_t, std::uint64_t, std::uint64_t, unsigned int, unsigned int>;
-  static std::mutex                   mutex;
-  static std::map<Key, std::uint64_t> known;
-  const Key                           key{ fftSize[0], fftSize[1], fftSize[2], dimension, elementSize };
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    const auto                  found = known.find(key);
-    if (found != known.end())
-    {
-      return found->second;
-    }
-  }
-  const PlanPair plans = MakePlanPair(fftSize, dimension, elementSize);
-  cufftDestroy(plans.forward);
-  cufftDestroy(plans.inverse);
-  std::lock_guard<std::mutex> lock(mutex);
-  known[key] = plans.workBytes;
-  return plans.workBytes;
+  return WorkAreaBytes(fftSize, dimension, elementSize, DefaultFFTBackend());
+}
+
+std::uint64_t
+CudaFFTConvolutionEngine::WorkAreaBytes(const SizeArray & fftSize,
+                                        unsigned int      dimension,
+                                        unsigned int      elementSize,
+                                        FFTBackend        backend)
+{
+  return CudaFFTConvolutionFFT::EstimateWorkAreaBytes(fftSize, dimension, elementSize, backend);
+}
+
+void
+CudaFFTConvolutionEngine::SetFFTBackend(FFTBackend backend)
+{
+  m_Impl->m_FFTBackend = backend;
+}
+
+CudaFFTConvolutionEngine::FFTBackend
+CudaFFTConvolutionEngine::GetFFTBackend() const
+{
+  return m_Impl->m_FFTBackend;
+}
+
+CudaFFTConvolutionEngine::FFTBackend
+CudaFFTConvolutionEngine::GetLastFFTBackend() const
+{
+  return m_Impl->m_LastFFTBackend;
+}
+
+CudaFFTConvolutionEngine::FFTBackend
+CudaFFTConvolutionEngine::DefaultFFTBackend()
+{
+  return CudaFFTConvolutionFFT::DefaultBackend();
+}
+
+const char *
+CudaFFTConvolutionEngine::FFTBackendName(FFTBackend backend)
+{
+  return CudaFFTConvolutionFFT::BackendName(backend);
 }
 
 void *

@@ -25,6 +25,7 @@
 #include "itkCudaFFTConvolutionEngine.h"
 
 #include "itkCudaFFTConvolutionCudaSupport.h"
+#include "itkCudaFFTConvolutionFFT.h"
 #include "itkCudaFFTConvolutionHostWorkers.h"
 #include "itkCudaFFTConvolutionKernels.cuh"
 #include "itkCudaFFTConvolutionStaging.h"
@@ -61,79 +62,6 @@ struct PinnedBuffer
   void *        pointer{ nullptr };
   std::uint64_t bytes{ 0 };
 };
-
-/** The forward and inverse plans of one FFT size; destroyed together. */
-struct PlanPair
-{
-  cufftHandle   forward{};
-  cufftHandle   inverse{};
-  std::uint64_t workBytes{ 0 };
-};
-
-/** Makes a plan for an in-place real transform of an FFT size (cuFFT's slowest axis first). */
-inline void
-MakePlan(cufftHandle plan, const Planner::SizeArray & fft, unsigned int dimension, unsigned int elementSize, bool forward, std::size_t & workBytes)
-{
-  long long n[3];
-  long long realEmbed[3];
-  long long complexEmbed[3];
-  for (unsigned int i = 0; i < dimension; ++i)
-  {
-    n[i] = static_cast<long long>(fft[dimension - 1 - i]);
-    realEmbed[i] = complexEmbed[i] = n[i];
-  }
-  realEmbed[dimension - 1] = 2 * (n[dimension - 1] / 2 + 1);
-  complexEmbed[dimension - 1] = n[dimension - 1] / 2 + 1;
-  const long long realDistance = realEmbed[dimension - 1] * static_cast<long long>(fft[1] * fft[2]);
-  const long long complexDistance = complexEmbed[dimension - 1] * static_cast<long long>(fft[1] * fft[2]);
-  const bool      isDouble = elementSize == 8;
-  const cufftType type = forward ? (isDouble ? CUFFT_D2Z : CUFFT_R2C) : (isDouble ? CUFFT_Z2D : CUFFT_C2R);
-  CUDAFFT_CHECK(cufftSetAutoAllocation(plan, 0));
-  CUDAFFT_CHECK(cufftMakePlanMany64(plan,
-                                    static_cast<int>(dimension),
-                                    n,
-                                    forward ? realEmbed : complexEmbed,
-                                    1,
-                                    forward ? realDistance : complexDistance,
-                                    forward ? complexEmbed : realEmbed,
-                                    1,
-                                    forward ? complexDistance : realDistance,
-                                    type,
-                                    1,
-                                    &workBytes));
-}
-
-/** Both plans of an FFT size; nothing leaks when either step throws. */
-inline PlanPair
-MakePlanPair(const Planner::SizeArray & fft, unsigned int dimension, unsigned int elementSize)
-{
-  PlanPair    pair;
-  std::size_t forwardWork = 0;
-  std::size_t inverseWork = 0;
-  CUDAFFT_CHECK(cufftCreate(&pair.forward));
-  try
-  {
-    CUDAFFT_CHECK(cufftCreate(&pair.inverse));
-  }
-  catch (...)
-  {
-    cufftDestroy(pair.forward);
-    throw;
-  }
-  try
-  {
-    MakePlan(pair.forward, fft, dimension, elementSize, true, forwardWork);
-    MakePlan(pair.inverse, fft, dimension, elementSize, false, inverseWork);
-  }
-  catch (...)
-  {
-    cufftDestroy(pair.forward);
-    cufftDestroy(pair.inverse);
-    throw;
-  }
-  pair.workBytes = std::max(forwardWork, inverseWork);
-  return pair;
-}
 
 inline FFTLayout
 Layout(const Planner::SizeArray & fft)
@@ -281,57 +209,46 @@ public:
     }
   }
 
-  /** cuFFT runs the plans on the stream of the run at hand. */
+  /** The plans run on the stream of the run at hand. */
   void
   SetPlanStream(cudaStream_t stream)
   {
-    CUDAFFT_CHECK(cufftSetStream(m_Plans.forward, stream));
-    CUDAFFT_CHECK(cufftSetStream(m_Plans.inverse, stream));
+    m_FFT.SetStream(stream);
   }
 
   void
   DestroyPlans()
   {
-    if (m_PlansValid)
+    if (m_FFT.Valid())
     {
       WaitForDeviceRuns();
-      cufftDestroy(m_Plans.forward);
-      cufftDestroy(m_Plans.inverse);
-      m_PlansValid = false;
+      m_FFT.Destroy();
     }
     Free(m_WorkArea);
-    m_AttachedWorkArea = nullptr;
   }
 
-  /** Makes the plans of an FFT size unless they exist; returns their work-area bytes. */
+  /** Makes the plans of an FFT size (by the engine's FFT backend) unless they exist; returns
+   * their work-area bytes. */
   std::uint64_t
   EnsurePlans(const SizeArray & fft, unsigned int dimension, unsigned int elementSize)
   {
-    if (m_PlansValid && m_PlanSize == fft && m_PlanDimension == dimension && m_PlanElementSize == elementSize)
+    if (m_FFT.Has(fft, dimension, elementSize, m_FFTBackend))
     {
-      return m_Plans.workBytes;
+      return m_FFT.WorkAreaBytes();
     }
     DestroyPlans();
     EnsureStreams();
-    m_Plans = MakePlanPair(fft, dimension, elementSize);
-    m_PlansValid = true;
-    m_PlanSize = fft;
-    m_PlanDimension = dimension;
-    m_PlanElementSize = elementSize;
-    return m_Plans.workBytes;
+    const std::uint64_t bytes = m_FFT.Make(fft, dimension, elementSize, m_FFTBackend);
+    m_LastFFTBackend = m_FFT.UsedBackend();
+    return bytes;
   }
 
   /** One work area serves both plans: they never run at the same time. */
   void
   AttachWorkArea()
   {
-    Allocate(m_WorkArea, std::max<std::uint64_t>(m_Plans.workBytes, 1), "cuFFT work area");
-    if (m_AttachedWorkArea != m_WorkArea.pointer)
-    {
-      CUDAFFT_CHECK(cufftSetWorkArea(m_Plans.forward, m_WorkArea.pointer));
-      CUDAFFT_CHECK(cufftSetWorkArea(m_Plans.inverse, m_WorkArea.pointer));
-      m_AttachedWorkArea = m_WorkArea.pointer;
-    }
+    Allocate(m_WorkArea, std::max<std::uint64_t>(m_FFT.WorkAreaBytes(), 1), "FFT work area");
+    m_FFT.AttachWorkArea(m_WorkArea.pointer);
   }
 
   static std::uint64_t
@@ -500,7 +417,7 @@ public:
                                                                                  1.0 / fftVoxels,
                                                                                  normalize);
       CheckLaunch("ScatterKernel");
-      CUDAFFT_CHECK(FFTTraits<T>::ExecForward(m_Plans.forward, static_cast<T *>(m_Spectrum.pointer)));
+      m_FFT.Forward(m_Spectrum.pointer);
       CUDAFFT_CHECK(cudaStreamSynchronize(stream)); // the upload buffer is freed next
     }
     catch (...)
@@ -560,11 +477,11 @@ public:
     PadTile<T><<<pad.grid, pad.block, 0, stream>>>(
       fft, layout, ends.source, ends.sourceRow, ends.sourceRows, ends.maps, constant);
     CheckLaunch("PadTile");
-    CUDAFFT_CHECK(FFTTraits<T>::ExecForward(m_Plans.forward, fft));
+    m_FFT.Forward(fft);
     MultiplySpectra<Complex><<<BlocksFor(spectrumElements), ThreadsPerBlock, 0, stream>>>(
       reinterpret_cast<Complex *>(fft), static_cast<const Complex *>(m_Spectrum.pointer), static_cast<long long>(spectrumElements));
     CheckLaunch("MultiplySpectra");
-    CUDAFFT_CHECK(FFTTraits<T>::ExecInverse(m_Plans.inverse, fft));
+    m_FFT.Inverse(fft);
     const auto crop = Planner::CropOffset(plan.kernelSize);
     const RowLaunch cropLaunch = RowsOf(static_cast<long long>(tile.output.size[0]),
                                    static_cast<long long>(tile.output.size[1]),
@@ -913,13 +830,10 @@ public:
   cudaEvent_t                                    m_DeviceRunDone{ nullptr };
   bool                                           m_DeviceRunPending{ false };
   std::uint64_t                                  m_KernelIdentity{ 0 };
-  bool                                           m_PlansValid{ false };
-  PlanPair                                       m_Plans;
-  SizeArray                                      m_PlanSize{ { 0, 0, 0 } };
-  unsigned int                                   m_PlanDimension{ 0 };
-  unsigned int                                   m_PlanElementSize{ 0 };
+  CudaFFTConvolutionFFT                          m_FFT;
+  FFTBackend                                     m_FFTBackend{ CudaFFTConvolutionFFT::DefaultBackend() };
+  FFTBackend                                     m_LastFFTBackend{ FFTBackend::Auto };
   DeviceAllocation                                   m_WorkArea;
-  void *                                         m_AttachedWorkArea{ nullptr };
   DeviceAllocation                                   m_Spectrum;
   bool                                           m_SpectrumValid{ false };
   SpectrumKey                                    m_SpectrumKey;

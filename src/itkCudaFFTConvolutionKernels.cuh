@@ -19,7 +19,7 @@
 #define itkCudaFFTConvolutionKernels_cuh
 
 // Internal to the engine: the device kernels of one tile (pad with the boundary condition,
-// place the kernel, multiply spectra, crop) and cuFFT's real transforms per precision.
+// place the kernel, multiply spectra, crop) and the complex type of each precision.
 
 #include <cuda_runtime.h>
 #include <cufft.h>
@@ -31,37 +31,18 @@ namespace itk
 {
 namespace CudaFFTConvolutionKernels
 {
+/** The complex type of a precision's spectra (the FFT layer's half-complex values). */
 template <typename T>
 struct FFTTraits;
 template <>
 struct FFTTraits<float>
 {
   using Complex = cufftComplex;
-  static cufftResult
-  ExecForward(cufftHandle plan, float * data)
-  {
-    return cufftExecR2C(plan, data, reinterpret_cast<cufftComplex *>(data));
-  }
-  static cufftResult
-  ExecInverse(cufftHandle plan, float * data)
-  {
-    return cufftExecC2R(plan, reinterpret_cast<cufftComplex *>(data), data);
-  }
 };
 template <>
 struct FFTTraits<double>
 {
   using Complex = cufftDoubleComplex;
-  static cufftResult
-  ExecForward(cufftHandle plan, double * data)
-  {
-    return cufftExecD2Z(plan, data, reinterpret_cast<cufftDoubleComplex *>(data));
-  }
-  static cufftResult
-  ExecInverse(cufftHandle plan, double * data)
-  {
-    return cufftExecZ2D(plan, reinterpret_cast<cufftDoubleComplex *>(data), data);
-  }
 };
 
 constexpr unsigned int ThreadsPerBlock = 256;

@@ -1,0 +1,332 @@
+/*=========================================================================
+ *
+ *  Copyright NumFOCUS
+ *
+ *  Licensed under the Apache License, Version 2.0 (the "License");
+ *  you may not use this file except in compliance with the License.
+ *  You may obtain a copy of the License at
+ *
+ *         https://www.apache.org/licenses/LICENSE-2.0.txt
+ *
+ *  Unless required by applicable law or agreed to in writing, software
+ *  distributed under the License is distributed on an "AS IS" BASIS,
+ *  WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ *  See the License for the specific language governing permissions and
+ *  limitations under the License.
+ *
+ *=========================================================================*/
+#include "itkCudaFFTConvolutionFFT.h"
+
+#include "itkCudaFFTConvolutionCudaSupport.h"
+#include "itkCudaFFTConvolutionFFTPlans.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <iostream>
+#include <list>
+#include <map>
+#include <mutex>
+#include <set>
+#include <tuple>
+
+namespace itk
+{
+namespace
+{
+using namespace CudaFFTConvolutionFFTDetail;
+using Backend = CudaFFTConvolutionFFT::Backend;
+
+/** What a plan is made for. */
+struct PlanKey
+{
+  SizeArray    fft{ { 0, 0, 0 } };
+  unsigned int dimension{ 0 };
+  unsigned int elementSize{ 0 };
+  Backend      requested{ Backend::Auto };
+  int          device{ -1 };
+
+  bool
+  operator<(const PlanKey & o) const
+  {
+    return std::tie(fft, dimension, elementSize, requested, device) <
+           std::tie(o.fft, o.dimension, o.elementSize, o.requested, o.device);
+  }
+};
+
+/** What the layer remembers across its objects: warnings given, sizes VkFFT declined, estimates
+ * and VkFFT plans made by estimates. Never destroyed: engines may be freed after main. */
+struct SharedState
+{
+  std::mutex                                                mutex;
+  std::set<std::string>                                     warned;
+  std::map<PlanKey, std::string>                            declined; // requested: always VkFFT
+  std::map<PlanKey, std::uint64_t>                          estimates;
+  std::list<std::pair<PlanKey, std::unique_ptr<FFTPlans>>> spares;
+};
+
+SharedState &
+Shared()
+{
+  static SharedState * state = new SharedState;
+  return *state;
+}
+
+/** VkFFT plans kept from estimates: enough for the estimate just before a run; each holds only
+ * its kernels (and a twiddle table in double precision). */
+constexpr std::size_t MaximumSpares = 2;
+
+/** One line on stderr, once per process for each message. */
+void
+Warn(const std::string & message)
+{
+  SharedState &               shared = Shared();
+  std::lock_guard<std::mutex> lock(shared.mutex);
+  if (shared.warned.insert(message).second)
+  {
+    std::cerr << "CudaFFTConvolution warning: " << message << std::endl;
+  }
+}
+
+PlanKey
+KeyOf(const SizeArray & fft, unsigned int dimension, unsigned int elementSize, Backend requested)
+{
+  PlanKey key;
+  key.fft = fft;
+  key.dimension = dimension;
+  key.elementSize = elementSize;
+  key.requested = requested;
+  CUDAFFT_CHECK(cudaGetDevice(&key.device));
+  return key;
+}
+
+/** VkFFT's plans, or nullptr with the reason; a size VkFFT declined once is not tried again
+ * (planning compiles kernels). */
+std::unique_ptr<FFTPlans>
+TryVkFFT(PlanKey key, std::string & whyNot)
+{
+  key.requested = Backend::VkFFT;
+  SharedState & shared = Shared();
+  {
+    std::lock_guard<std::mutex> lock(shared.mutex);
+    const auto                  found = shared.declined.find(key);
+    if (found != shared.declined.end())
+    {
+      whyNot = found->second;
+      return nullptr;
+    }
+  }
+  std::unique_ptr<FFTPlans> plans = MakeVkFFTPlans(key.fft, key.dimension, key.elementSize, key.device, whyNot);
+  if (plans == nullptr && VkFFTLoadable(nullptr))
+  {
+    std::lock_guard<std::mutex> lock(shared.mutex);
+    shared.declined[key] = whyNot;
+  }
+  return plans;
+}
+
+/** The plans of the backend asked for, or cuFFT's when VkFFT cannot be had (said on stderr
+ * unless Auto was asked for in a build without VkFFT). */
+std::unique_ptr<FFTPlans>
+MakeWithFallback(const PlanKey & key)
+{
+  if (key.requested == Backend::VkFFT || (key.requested == Backend::Auto && VkFFTBuilt()))
+  {
+    std::string whyNot;
+    std::unique_ptr<FFTPlans> plans = TryVkFFT(key, whyNot);
+    if (plans != nullptr)
+    {
+      return plans;
+    }
+    Warn(whyNot + "; cuFFT does these transforms");
+  }
+  return MakeCuFFTPlans(key.fft, key.dimension, key.elementSize);
+}
+
+std::unique_ptr<FFTPlans>
+TakeSpare(const PlanKey & key)
+{
+  SharedState &               shared = Shared();
+  std::lock_guard<std::mutex> lock(shared.mutex);
+  for (auto spare = shared.spares.begin(); spare != shared.spares.end(); ++spare)
+  {
+    if (!(spare->first < key) && !(key < spare->first))
+    {
+      std::unique_ptr<FFTPlans> plans = std::move(spare->second);
+      shared.spares.erase(spare);
+      return plans;
+    }
+  }
+  return nullptr;
+}
+
+void
+KeepSpare(const PlanKey & key, std::unique_ptr<FFTPlans> plans)
+{
+  SharedState &               shared = Shared();
+  std::lock_guard<std::mutex> lock(shared.mutex);
+  shared.spares.emplace_back(key, std::move(plans));
+  if (shared.spares.size() > MaximumSpares)
+  {
+    shared.spares.pop_front();
+  }
+}
+} // namespace
+
+CudaFFTConvolutionFFT::CudaFFTConvolutionFFT() = default;
+
+CudaFFTConvolutionFFT::~CudaFFTConvolutionFFT() = default;
+
+bool
+CudaFFTConvolutionFFT::Has(const SizeArray & fft, unsigned int dimension, unsigned int elementSize, Backend requested) const
+{
+  return m_Plans != nullptr && m_Size == fft && m_Dimension == dimension && m_ElementSize == elementSize &&
+         m_Requested == requested;
+}
+
+std::uint64_t
+CudaFFTConvolutionFFT::Make(const SizeArray & fft, unsigned int dimension, unsigned int elementSize, Backend requested)
+{
+  Destroy();
+  const PlanKey key = KeyOf(fft, dimension, elementSize, requested);
+  std::unique_ptr<FFTPlans> plans = TakeSpare(key);
+  m_Plans = plans != nullptr ? std::move(plans) : MakeWithFallback(key);
+  m_Size = fft;
+  m_Dimension = dimension;
+  m_ElementSize = elementSize;
+  m_Requested = requested;
+  return m_Plans->WorkAreaBytes();
+}
+
+bool
+CudaFFTConvolutionFFT::Valid() const
+{
+  return m_Plans != nullptr;
+}
+
+CudaFFTConvolutionFFT::Backend
+CudaFFTConvolutionFFT::UsedBackend() const
+{
+  return m_Plans != nullptr ? m_Plans->Kind() : Backend::Auto;
+}
+
+std::uint64_t
+CudaFFTConvolutionFFT::WorkAreaBytes() const
+{
+  return m_Plans != nullptr ? m_Plans->WorkAreaBytes() : 0;
+}
+
+void
+CudaFFTConvolutionFFT::AttachWorkArea(void * workArea)
+{
+  if (workArea != m_AttachedWorkArea)
+  {
+    m_Plans->AttachWorkArea(workArea);
+    m_AttachedWorkArea = workArea;
+  }
+}
+
+void
+CudaFFTConvolutionFFT::SetStream(cudaStream_t stream)
+{
+  m_Plans->SetStream(stream);
+}
+
+void
+CudaFFTConvolutionFFT::Forward(void * data)
+{
+  m_Plans->Forward(data);
+}
+
+void
+CudaFFTConvolutionFFT::Inverse(void * data)
+{
+  m_Plans->Inverse(data);
+}
+
+void
+CudaFFTConvolutionFFT::Destroy()
+{
+  m_Plans.reset();
+  m_AttachedWorkArea = nullptr;
+}
+
+CudaFFTConvolutionFFT::Backend
+CudaFFTConvolutionFFT::DefaultBackend()
+{
+  const char * value = std::getenv("CUDAFFTCONVOLUTION_FFT_BACKEND");
+  if (value == nullptr || *value == '\0')
+  {
+    // VkFFT compiles each size with NVRTC at plan time (1.3-1.6 s on an H100) and has no plan
+    // cache on disk yet: opt-in until it has, so that a first call costs what it did.
+    return Backend::CuFFT;
+  }
+  std::string name(value);
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const Backend backend : { Backend::Auto, Backend::CuFFT, Backend::VkFFT })
+  {
+    if (name == BackendName(backend))
+    {
+      return backend;
+    }
+  }
+  Warn("CUDAFFTCONVOLUTION_FFT_BACKEND=" + std::string(value) + " is not cufft, vkfft or auto; auto is used");
+  return Backend::Auto;
+}
+
+const char *
+CudaFFTConvolutionFFT::BackendName(Backend backend)
+{
+  switch (backend)
+  {
+    case Backend::CuFFT:
+      return "cufft";
+    case Backend::VkFFT:
+      return "vkfft";
+    case Backend::Auto:
+      break;
+  }
+  return "auto";
+}
+
+std::uint64_t
+CudaFFTConvolutionFFT::EstimateWorkAreaBytes(const SizeArray & fft,
+                                             unsigned int      dimension,
+                                             unsigned int      elementSize,
+                                             Backend           requested)
+{
+  const PlanKey key = KeyOf(fft, dimension, elementSize, requested);
+  SharedState & shared = Shared();
+  {
+    std::lock_guard<std::mutex> lock(shared.mutex);
+    const auto                  found = shared.estimates.find(key);
+    if (found != shared.estimates.end())
+    {
+      return found->second;
+    }
+  }
+  std::unique_ptr<FFTPlans> plans = MakeWithFallback(key);
+  const std::uint64_t       bytes = plans->WorkAreaBytes();
+  {
+    std::lock_guard<std::mutex> lock(shared.mutex);
+    shared.estimates[key] = bytes;
+  }
+  if (plans->Kind() == Backend::VkFFT)
+  {
+    KeepSpare(key, std::move(plans));
+  }
+  return bytes;
+}
+
+bool
+CudaFFTConvolutionFFT::VkFFTBuilt()
+{
+  return CudaFFTConvolutionFFTDetail::VkFFTBuilt();
+}
+
+bool
+CudaFFTConvolutionFFT::VkFFTAvailable(std::string * whyNot)
+{
+  return VkFFTLoadable(whyNot);
+}
+} // namespace itk
