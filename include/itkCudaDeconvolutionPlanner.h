@@ -20,6 +20,8 @@
 
 #include "itkCudaFFTConvolutionPlanner.h"
 
+#include <cmath>
+
 namespace itk
 {
 /** \class CudaDeconvolutionPlanner
@@ -41,9 +43,16 @@ namespace itk
  *   reaches the data. Voxels outside the data are unknown: the likelihood is taken over the data
  *   only and the update is weighted by 1 / (H^T 1) (zero where that is below a threshold).
  *
- * Volumes larger than the memory budget are cut into tiles along their longest axes; each tile
- * deconvolves its output block plus a halo on each side (clipped to the image) and keeps the
- * output block. All tiles share one grid size, so one cuFFT plan and one transfer function.
+ * Volumes larger than the memory budget are cut into tiles; each tile deconvolves its output block
+ * plus a halo on each side (clipped to the image) and keeps the output block. All tiles share one
+ * grid size, so one FFT plan and one transfer function. Of the tilings that fit the budget (any
+ * number of tiles along any axis) the plan takes the one of least predicted time (CostModel: the
+ * tiles' FFTs and elementwise passes per iteration, their transfers and a fixed cost per tile).
+ *
+ * The halo is, per axis, either given, or twice the kernel's energy radius: the least radius about
+ * the kernel's centre floor(K/2) holding all but haloEnergyFraction of the kernel's marginal
+ * energy profile on that axis (twice: one iteration blurs with the kernel and its adjoint), or,
+ * with neither, twice the kernel size (the seam error each leaves is measured in README).
  * \ingroup CudaFFTConvolution
  */
 class CudaFFTConvolution_EXPORT CudaDeconvolutionPlanner
@@ -95,6 +104,25 @@ public:
   static bool
   IsIterative(Algorithm algorithm);
 
+  /** The fraction of the kernel's energy a halo may leave out when a caller names none (chosen
+   * from the seam errors measured on widefield PSFs; README). */
+  static constexpr double DefaultHaloEnergyFraction = 1e-3;
+
+  /** Per axis, the kernel's marginal energy profile: entry i of axis a sums |k| over the voxels
+   * whose index on axis a is i. */
+  using EnergyProfiles = std::array<std::vector<double>, 3>;
+
+  /** Predicted seconds of a tiling: tiles x (iterations x (FFTs x fft x N log2 N + elementwise x
+   * N) + setup FFTs x fft x N log2 N) + host bytes / hostBandwidth + tiles x perTile, N the grid's
+   * voxels. The defaults are fitted to an H100 (README); only the ratios matter for the choice. */
+  struct CostModel
+  {
+    double fftSecondsPerVoxelLog2{ 0.6e-12 };     //!< one real/half-complex FFT, per voxel and log2 N
+    double elementwiseSecondsPerVoxel{ 35e-12 };  //!< one iteration's elementwise passes, per voxel
+    double hostBytesPerSecond{ 12e9 };            //!< host to device and back (staged)
+    double perTileSeconds{ 2e-3 };                //!< launches, synchronisation, axis maps
+  };
+
   /** What a plan is made from. */
   struct Request
   {
@@ -115,8 +143,13 @@ public:
     WorkAreaFunction workArea;       //!< empty: a conservative model
     std::uint64_t allocationGranularity{ Geometry::AllocationGranularity };
     std::uint64_t planDataBytes{ Geometry::PlanDataBytes };
-    /** Voxels of data kept on each side of a tile's output block; 0 on an axis: DefaultHalo. */
+    /** Voxels of data kept on each side of a tile's output block; 0 on an axis: from the kernel's
+     * energy when kernelEnergy is given and haloEnergyFraction > 0, else DefaultHalo. */
     SizeArray halo{ { 0, 0, 0 } };
+    EnergyProfiles kernelEnergy;                  //!< empty: no energy halo (MarginalEnergy fills it)
+    double haloEnergyFraction{ DefaultHaloEnergyFraction };
+    unsigned int iterations{ DefaultIterations }; //!< for the cost model only
+    CostModel    cost;
   };
 
   struct Tile
@@ -166,10 +199,55 @@ public:
     MemoryEstimate    memory;
   };
 
-  /** Makes the plan: one tile when it fits the budget, else tiles with halos that fit. Throws
-   * std::invalid_argument for inconsistent requests and std::length_error when nothing fits. */
+  /** Makes the plan: one tile when it fits the budget, else the tiling of least predicted time
+   * that fits. Throws std::invalid_argument for inconsistent requests and std::length_error when
+   * nothing fits. */
   static Plan
   MakePlan(const Request & request);
+
+  /** The plan of tiles of (at most) \a tileSize output voxels, whatever the budget. */
+  static Plan
+  PlanForTileSize(const Request & request, const SizeArray & tileSize);
+
+  /** The halo a request resolves to, per axis (given, from the kernel's energy, or DefaultHalo). */
+  static SizeArray
+  ResolveHalo(const Request & request);
+
+  /** Predicted seconds of a plan under the request's cost model and iterations. */
+  static double
+  PredictSeconds(const Request & request, const Plan & plan);
+
+  /** The kernel's marginal energy profiles (|k| summed over the other axes), x fastest in memory. */
+  template <typename T>
+  static EnergyProfiles
+  MarginalEnergy(const T * kernel, const SizeArray & kernelSize)
+  {
+    EnergyProfiles profiles;
+    for (unsigned int axis = 0; axis < 3; ++axis)
+    {
+      profiles[axis].assign(static_cast<std::size_t>(kernelSize[axis]), 0.0);
+    }
+    std::uint64_t i = 0;
+    for (std::uint64_t z = 0; z < kernelSize[2]; ++z)
+    {
+      for (std::uint64_t y = 0; y < kernelSize[1]; ++y)
+      {
+        for (std::uint64_t x = 0; x < kernelSize[0]; ++x, ++i)
+        {
+          const double value = std::abs(static_cast<double>(kernel[i]));
+          profiles[0][x] += value;
+          profiles[1][y] += value;
+          profiles[2][z] += value;
+        }
+      }
+    }
+    return profiles;
+  }
+
+  /** Per axis, twice the least radius r about floor(K/2) whose window [c - r, c + r] holds all but
+   * \a fraction of the profile's energy (0 where the profile is empty or all zero). */
+  static SizeArray
+  EnergyHalo(const EnergyProfiles & profiles, unsigned int dimension, double fraction);
 
   /** The grid a data block of \a dataSize needs (before tiles share the largest one). */
   static SizeArray
@@ -185,8 +263,8 @@ public:
   static IndexArray
   DataOffset(const Plan & plan, const Tile & tile);
 
-  /** The halo used when a request leaves it 0: twice the kernel size on each side (the seam
-   * error this leaves is measured in the benchmark; see README). */
+  /** The halo used when a request leaves it 0 and gives no kernel energy: twice the kernel size
+   * on each side. */
   static SizeArray
   DefaultHalo(const SizeArray & kernelSize, unsigned int dimension);
 

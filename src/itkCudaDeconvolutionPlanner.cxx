@@ -18,6 +18,8 @@
 #include "itkCudaDeconvolutionPlanner.h"
 
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 
@@ -118,6 +120,18 @@ CheckRequest(const Planner::Request & request)
   {
     throw std::invalid_argument("non-circulant edges apply to Richardson-Lucy only");
   }
+  if (!(request.haloEnergyFraction >= 0.0 && request.haloEnergyFraction < 1.0))
+  {
+    throw std::invalid_argument("the halo's energy fraction must be in [0, 1)");
+  }
+  for (unsigned int axis = 0; axis < Geometry::MaximumDimension; ++axis)
+  {
+    const std::vector<double> & profile = request.kernelEnergy[axis];
+    if (!request.kernelEnergy[0].empty() && profile.size() != request.kernelSize[axis])
+    {
+      throw std::invalid_argument("the kernel's energy profiles do not match its size");
+    }
+  }
 }
 
 /** Tiles of nominal output size \a tileSize covering the output, each reading its halo. */
@@ -185,6 +199,159 @@ PlanFor(const Planner::Request & request, const Planner::SizeArray & tileSize, c
   plan.gridSize = Planner::GridSize(request, largest);
   plan.memory = Planner::EstimateMemory(request, plan.gridSize, plan.maxDataVoxels);
   return plan;
+}
+
+/** One way to cut one axis: tiles of `tile` output voxels, `count` of them, the longest data block
+ * (output plus halo, clipped to the input) and the sum of their data lengths. */
+struct AxisCut
+{
+  std::uint64_t tile{ 1 };
+  std::uint64_t count{ 1 };
+  std::uint64_t maxData{ 1 };
+  std::uint64_t sumData{ 1 };
+  std::uint64_t grid{ 1 }; //!< the grid length of maxData
+};
+
+/** Every distinct cut of one axis (tile = ceil(n / count) for count = 1 .. n). */
+std::vector<AxisCut>
+AxisCuts(const Planner::Request & request, unsigned int axis, std::uint64_t halo)
+{
+  const std::uint64_t n = request.output.size[axis];
+  const std::int64_t  inputFirst = request.input.index[axis];
+  const std::int64_t  inputLast = inputFirst + static_cast<std::int64_t>(request.input.size[axis]) - 1;
+  std::vector<AxisCut> cuts;
+  for (std::uint64_t count = 1; count <= n; ++count)
+  {
+    const std::uint64_t tile = (n + count - 1) / count;
+    if (!cuts.empty() && cuts.back().tile == tile)
+    {
+      continue;
+    }
+    AxisCut cut;
+    cut.tile = tile;
+    cut.count = (n + tile - 1) / tile;
+    cut.maxData = 0;
+    cut.sumData = 0;
+    for (std::uint64_t at = 0; at < n; at += tile)
+    {
+      const std::int64_t first = request.output.index[axis] + static_cast<std::int64_t>(at);
+      const std::int64_t last = first + static_cast<std::int64_t>(std::min(tile, n - at)) - 1;
+      const std::int64_t h = static_cast<std::int64_t>(halo);
+      const std::uint64_t data =
+        static_cast<std::uint64_t>(std::min(last + h, inputLast) - std::max(first - h, inputFirst) + 1);
+      cut.maxData = std::max(cut.maxData, data);
+      cut.sumData += data;
+    }
+    Planner::SizeArray block{ { 1, 1, 1 } };
+    block[axis] = cut.maxData;
+    cut.grid = Planner::GridSize(request, block)[axis];
+    cuts.push_back(cut);
+  }
+  return cuts;
+}
+
+/** FFTs per iteration and per tile (set-up) of an algorithm. */
+struct FFTCounts
+{
+  double perIteration;
+  double perTile;
+};
+
+FFTCounts
+CountFFTs(const Planner::Request & request)
+{
+  switch (request.algorithm)
+  {
+    case Planner::Algorithm::RichardsonLucy:
+      return { 4.0, request.edges == Planner::Edges::NonCirculant ? 2.0 : 0.0 };
+    case Planner::Algorithm::Landweber:
+    case Planner::Algorithm::ProjectedLandweber:
+      return { 2.0, 1.0 };
+    default:
+      return { 0.0, 2.0 };
+  }
+}
+
+/** Predicted seconds of `tiles` tiles on one grid moving `hostVoxels` voxels to and from the host. */
+double
+Predict(const Planner::Request & request, const Planner::SizeArray & grid, double tiles, double hostVoxels)
+{
+  const Planner::CostModel & cost = request.cost;
+  const double voxels = static_cast<double>(grid[0]) * static_cast<double>(grid[1]) * static_cast<double>(grid[2]);
+  const double fft = cost.fftSecondsPerVoxelLog2 * voxels * std::log2(std::max(voxels, 2.0));
+  const FFTCounts counts = CountFFTs(request);
+  const double    iterations = Planner::IsIterative(request.algorithm) ? request.iterations : 1.0;
+  const double    perTile = iterations * (counts.perIteration * fft + cost.elementwiseSecondsPerVoxel * voxels) +
+                         counts.perTile * fft + cost.perTileSeconds;
+  return fft + tiles * perTile + hostVoxels * request.elementSize / cost.hostBytesPerSecond;
+}
+
+/** A candidate tiling: one cut per axis and its predicted time. */
+struct Candidate
+{
+  std::array<std::size_t, 3> cut{ { 0, 0, 0 } };
+  double                     seconds{ 0 };
+};
+
+/** The tiling of least predicted time that fits the budget (tile sizes), or none. */
+bool
+CheapestTiling(const Planner::Request & request, const Planner::SizeArray & halo, Planner::SizeArray & tileSize)
+{
+  std::array<std::vector<AxisCut>, 3> cuts;
+  for (unsigned int axis = 0; axis < Geometry::MaximumDimension; ++axis)
+  {
+    cuts[axis] = AxisCuts(request, axis, halo[axis]);
+  }
+  const double           outputVoxels = static_cast<double>(request.output.NumberOfVoxels());
+  std::vector<Candidate> candidates;
+  Candidate              c;
+  for (c.cut[2] = 0; c.cut[2] < cuts[2].size(); ++c.cut[2])
+  {
+    for (c.cut[1] = 0; c.cut[1] < cuts[1].size(); ++c.cut[1])
+    {
+      for (c.cut[0] = 0; c.cut[0] < cuts[0].size(); ++c.cut[0])
+      {
+        Planner::SizeArray grid{};
+        double             tiles = 1;
+        double             dataVoxels = 1;
+        for (unsigned int axis = 0; axis < 3; ++axis)
+        {
+          const AxisCut & cut = cuts[axis][c.cut[axis]];
+          grid[axis] = cut.grid;
+          tiles *= static_cast<double>(cut.count);
+          dataVoxels *= static_cast<double>(cut.sumData);
+        }
+        c.seconds = Predict(request, grid, tiles, dataVoxels + outputVoxels);
+        candidates.push_back(c);
+      }
+    }
+  }
+  std::sort(candidates.begin(), candidates.end(),
+            [](const Candidate & a, const Candidate & b) { return a.seconds < b.seconds; });
+  // Buffers first (cheap), then the FFT library's work area, only for those the buffers allow.
+  Planner::Request buffersOnly = request;
+  buffersOnly.workArea = [](const Planner::SizeArray &, unsigned int) { return std::uint64_t{ 0 }; };
+  for (const Candidate & candidate : candidates)
+  {
+    Planner::SizeArray data{};
+    std::uint64_t      dataVoxels = 1;
+    for (unsigned int axis = 0; axis < 3; ++axis)
+    {
+      data[axis] = cuts[axis][candidate.cut[axis]].maxData;
+      dataVoxels *= data[axis];
+    }
+    const Planner::SizeArray grid = Planner::GridSize(request, data);
+    if (Planner::EstimateMemory(buffersOnly, grid, dataVoxels).Peak() <= request.memoryBudget &&
+        Planner::EstimateMemory(request, grid, dataVoxels).Peak() <= request.memoryBudget)
+    {
+      for (unsigned int axis = 0; axis < 3; ++axis)
+      {
+        tileSize[axis] = cuts[axis][candidate.cut[axis]].tile;
+      }
+      return true;
+    }
+  }
+  return false;
 }
 } // namespace
 
@@ -261,41 +428,106 @@ CudaDeconvolutionPlanner::EstimateMemory(const Request & request, const SizeArra
   return memory;
 }
 
+CudaDeconvolutionPlanner::SizeArray
+CudaDeconvolutionPlanner::EnergyHalo(const EnergyProfiles & profiles, unsigned int dimension, double fraction)
+{
+  if (!(fraction >= 0.0 && fraction < 1.0))
+  {
+    throw std::invalid_argument("the halo's energy fraction must be in [0, 1)");
+  }
+  SizeArray halo{ { 0, 0, 0 } };
+  for (unsigned int axis = 0; axis < std::min(dimension, Geometry::MaximumDimension); ++axis)
+  {
+    const std::vector<double> & profile = profiles[axis];
+    const double                total = std::accumulate(profile.begin(), profile.end(), 0.0);
+    if (!(total > 0.0))
+    {
+      continue;
+    }
+    const std::int64_t size = static_cast<std::int64_t>(profile.size());
+    const std::int64_t centre = size / 2;
+    double             held = profile[static_cast<std::size_t>(centre)];
+    std::int64_t       radius = 0;
+    while (held < (1.0 - fraction) * total && radius < size)
+    {
+      ++radius;
+      for (const std::int64_t i : { centre - radius, centre + radius })
+      {
+        held += i >= 0 && i < size ? profile[static_cast<std::size_t>(i)] : 0.0;
+      }
+    }
+    halo[axis] = 2 * static_cast<std::uint64_t>(radius);
+  }
+  return halo;
+}
+
+CudaDeconvolutionPlanner::SizeArray
+CudaDeconvolutionPlanner::ResolveHalo(const Request & request)
+{
+  const bool      fromEnergy = request.haloEnergyFraction > 0.0 && !request.kernelEnergy[0].empty();
+  const SizeArray energy = fromEnergy ? EnergyHalo(request.kernelEnergy, request.dimension, request.haloEnergyFraction)
+                                      : DefaultHalo(request.kernelSize, request.dimension);
+  SizeArray halo{ { 0, 0, 0 } };
+  for (unsigned int axis = 0; axis < request.dimension; ++axis)
+  {
+    halo[axis] = request.halo[axis] != 0 ? request.halo[axis] : energy[axis];
+  }
+  return halo;
+}
+
+double
+CudaDeconvolutionPlanner::PredictSeconds(const Request & request, const Plan & plan)
+{
+  double hostVoxels = static_cast<double>(plan.output.NumberOfVoxels());
+  for (const Tile & tile : plan.tiles)
+  {
+    hostVoxels += static_cast<double>(tile.data.NumberOfVoxels());
+  }
+  return Predict(request, plan.gridSize, static_cast<double>(plan.tiles.size()), hostVoxels);
+}
+
+CudaDeconvolutionPlanner::Plan
+CudaDeconvolutionPlanner::PlanForTileSize(const Request & request, const SizeArray & tileSize)
+{
+  CheckRequest(request);
+  for (unsigned int axis = 0; axis < Geometry::MaximumDimension; ++axis)
+  {
+    if (tileSize[axis] == 0)
+    {
+      throw std::invalid_argument("a tile size is 0");
+    }
+  }
+  return PlanFor(request, tileSize, ResolveHalo(request));
+}
+
 CudaDeconvolutionPlanner::Plan
 CudaDeconvolutionPlanner::MakePlan(const Request & request)
 {
   CheckRequest(request);
-  SizeArray halo = request.halo;
-  const SizeArray defaults = DefaultHalo(request.kernelSize, request.dimension);
-  for (unsigned int axis = 0; axis < Geometry::MaximumDimension; ++axis)
+  // One tile when it fits: it reads the whole input (a halo as large as the image).
+  Plan plan = PlanFor(request, request.output.size, request.input.size);
+  if (request.memoryBudget == 0 || plan.memory.Peak() <= request.memoryBudget)
   {
-    halo[axis] = axis >= request.dimension ? 0 : (halo[axis] == 0 ? defaults[axis] : halo[axis]);
+    return plan;
   }
-  // One tile when it fits; else halve the longest tile axis until the largest tile fits.
-  // A single tile reads the whole input (a halo as large as the image).
-  SizeArray tileSize = request.output.size;
-  Plan      plan = PlanFor(request, tileSize, request.input.size);
-  while (request.memoryBudget != 0 && plan.memory.Peak() > request.memoryBudget)
+  const SizeArray halo = ResolveHalo(request);
+  SizeArray       tileSize{ { 1, 1, 1 } };
+  if (!CheapestTiling(request, halo, tileSize))
   {
-    unsigned int longest = 0;
-    for (unsigned int axis = 1; axis < request.dimension; ++axis)
+    SizeArray     data{ { 1, 1, 1 } };
+    std::uint64_t voxels = 1;
+    for (unsigned int axis = 0; axis < request.dimension; ++axis)
     {
-      if (tileSize[axis] > tileSize[longest])
-      {
-        longest = axis;
-      }
+      data[axis] = std::min(1 + 2 * halo[axis], request.input.size[axis]);
+      voxels *= data[axis];
     }
-    if (tileSize[longest] <= 1)
-    {
-      std::ostringstream message;
-      message << "no tiling of the deconvolution fits the GPU memory budget of " << request.memoryBudget
-              << " bytes: a one-voxel tile with its halo needs " << plan.memory.Peak() << " bytes";
-      throw std::length_error(message.str());
-    }
-    tileSize[longest] = (tileSize[longest] + 1) / 2;
-    plan = PlanFor(request, tileSize, halo);
+    std::ostringstream message;
+    message << "no tiling of the deconvolution fits the GPU memory budget of " << request.memoryBudget
+            << " bytes: a one-voxel tile with its halo needs "
+            << EstimateMemory(request, GridSize(request, data), voxels).Peak() << " bytes";
+    throw std::length_error(message.str());
   }
-  return plan;
+  return PlanFor(request, tileSize, halo);
 }
 
 std::vector<std::int64_t>
