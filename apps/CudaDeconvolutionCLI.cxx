@@ -72,6 +72,7 @@ struct Options
   double             threshold{ 1e-4 };
   std::string        precision{ "float" };
   itk::SizeValueType budget{ 0 }; // 0: automatic
+  double             haloEnergyFraction{ itk::CudaDeconvolutionPlanner::DefaultHaloEnergyFraction };
   bool               cpu{ false };
 };
 
@@ -180,6 +181,10 @@ CheckOptions(const Options & options)
   RequireNonNegative(options.background, "--background");
   RequireNonNegative(options.totalVariation, "--totalVariation");
   RequireNonNegative(options.tolerance, "--tolerance");
+  if (!(options.haloEnergyFraction >= 0 && options.haloEnergyFraction < 1))
+  {
+    throw UsageError("--haloEnergyFraction must be in [0, 1)");
+  }
   RequireNonNegative(options.regularization, "--regularization");
   RequireNonNegative(options.noiseVariance, "--noiseVariance");
   RequireNonNegative(options.threshold, "--threshold");
@@ -290,6 +295,7 @@ MakeFilter(const TImage * input, const TImage * psf, const Options & options)
   filter->SetOutputRegion(ParseDeconvolutionMode(options.mode));
   filter->SetEdges(ParseEdges(options.edges));
   filter->SetGPUMemoryBudget(options.budget);
+  filter->SetHaloEnergyFraction(options.haloEnergyFraction);
   filter->SetComputeDevice(options.cpu ? ComputeDevice::CPU : ComputeDevice::AUTOMATIC);
   return filter;
 }
@@ -541,6 +547,7 @@ Main(int argc, char * argv[])
   TCLAP::ValueArg<double>      threshold("", "threshold", "PSF zero magnitude of the direct methods (default 1e-4)", false, defaults.threshold, "value", cmd);
   TCLAP::ValueArg<std::string> precision("", "precision", "internal precision: float (default) or double", false, defaults.precision, "precision", cmd);
   TCLAP::ValueArg<std::string> budget("", "gpuMemoryBudget", "auto (80% of the free GPU memory) or a size such as 4GiB", false, "auto", "size", cmd);
+  TCLAP::ValueArg<double>      haloEnergyFraction("", "haloEnergyFraction", "tiles read a halo holding all but this fraction of the PSF's energy (default 1e-3; 0: twice the PSF size)", false, defaults.haloEnergyFraction, "fraction", cmd);
   TCLAP::SwitchArg             cpu("", "cpu", "run on the CPU (ITK's deconvolution filters) even where a GPU is present", cmd);
   TCLAP::SwitchArg             estimate("", "estimate", "print the GPU memory plan and tiles for input and PSF, then exit", cmd);
   SlicerArguments              slicer(cmd);
@@ -566,6 +573,7 @@ Main(int argc, char * argv[])
   options.threshold = threshold.getValue();
   options.precision = precision.getValue();
   options.budget = ParseBudget(budget.getValue());
+  options.haloEnergyFraction = haloEnergyFraction.getValue();
   options.cpu = cpu.getValue();
   CheckOptions(options);
   return DeconvolveFiles(files.getValue(), estimate.getValue(), options, slicer.returnParameterFile.getValue());

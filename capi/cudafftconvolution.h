@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 /** Bumped when a struct or signature below changes. */
-#define CFC_ABI_VERSION 2
+#define CFC_ABI_VERSION 3
 
 typedef enum cfc_status
 {
@@ -151,7 +151,7 @@ CFC_API cfc_status cfc_convolve(cfc_engine *        engine,
                                 void *              stream,
                                 cfc_plan_info *     info);
 
-/* ---- deconvolution (ABI version 2) ------------------------------------------------------ */
+/* ---- deconvolution (ABI version 2; 3: the energy halo) ------------------------------------------------------ */
 
 enum cfc_algorithm
 {
@@ -200,6 +200,10 @@ typedef struct cfc_deconvolution
   double   total_variation; /* Richardson-Lucy-TV lambda; 0: off */
   double   relative_change_tolerance;
   double   divergence_tolerance;
+  /* ABI 3: where halo[a] is 0, the halo is twice the radius about the kernel's centre that holds
+     all but this fraction of its marginal energy on axis a (a kernel given to the planning call);
+     0 or no kernel: twice the kernel size. In [0, 1). */
+  double halo_energy_fraction;
 } cfc_deconvolution;
 
 typedef struct cfc_deconvolution_info
@@ -220,6 +224,13 @@ typedef int (*cfc_iteration_callback)(void * user, uint32_t iteration, uint64_t 
 CFC_API void cfc_deconvolution_defaults(cfc_deconvolution * problem);
 
 CFC_API cfc_status cfc_deconvolution_plan(const cfc_deconvolution * problem, int device, cfc_deconvolution_info * info);
+
+/** The plan cfc_deconvolve makes for this kernel (host memory, element_size values; NULL: as
+ * cfc_deconvolution_plan), its halo from the kernel's energy (ABI 3). */
+CFC_API cfc_status cfc_deconvolution_plan_kernel(const cfc_deconvolution * problem,
+                                                 const void *              kernel,
+                                                 int                       device,
+                                                 cfc_deconvolution_info *  info);
 
 /** Deconvolves. The kernel is device memory when kernel_on_device is 1. Host problems return
  * when the output is written; device-resident ones when it is enqueued on stream (they wait

@@ -20,8 +20,11 @@
 
 #include "itkCudaDeconvolutionPlanner.h"
 
+#include <cuda_runtime_api.h>
+
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace
 {
@@ -82,7 +85,37 @@ DeconvolutionRequest(const cfc_deconvolution & problem)
   request.accelerate = problem.accelerate != 0;
   request.totalVariation = problem.total_variation > 0;
   request.elementSize = problem.element_size;
+  request.iterations = problem.iterations;
+  if (!(problem.halo_energy_fraction >= 0.0 && problem.halo_energy_fraction < 1.0))
+  {
+    throw std::invalid_argument("the halo's energy fraction must be in [0, 1)");
+  }
+  request.haloEnergyFraction = problem.halo_energy_fraction;
   return request;
+}
+
+/** The kernel's marginal energy profiles (none without a kernel); a device kernel is copied. */
+DeconvolutionPlanner::EnergyProfiles
+KernelEnergy(const cfc_deconvolution & problem, const void * kernel, bool kernelOnDevice)
+{
+  if (kernel == nullptr || problem.halo_energy_fraction == 0.0)
+  {
+    return {};
+  }
+  const Planner::SizeArray size{ { problem.kernel_size[0], problem.kernel_size[1], problem.kernel_size[2] } };
+  const std::size_t        bytes = static_cast<std::size_t>(size[0] * size[1] * size[2]) * problem.element_size;
+  std::vector<unsigned char> host;
+  if (kernelOnDevice)
+  {
+    host.resize(bytes);
+    if (cudaMemcpy(host.data(), kernel, bytes, cudaMemcpyDefault) != cudaSuccess)
+    {
+      throw std::invalid_argument("the device kernel could not be read");
+    }
+    kernel = host.data();
+  }
+  return problem.element_size == 4 ? DeconvolutionPlanner::MarginalEnergy(static_cast<const float *>(kernel), size)
+                                   : DeconvolutionPlanner::MarginalEnergy(static_cast<const double *>(kernel), size);
 }
 
 Settings
@@ -151,10 +184,15 @@ FillDeconvolutionInfo(const DeconvolutionPlanner::Plan & plan, std::uint64_t bud
 }
 
 DeconvolutionPlanner::Plan
-PlanDeconvolution(const cfc_deconvolution & problem, std::uint64_t budget, int device, bool gpu)
+PlanDeconvolution(const cfc_deconvolution &                  problem,
+                  std::uint64_t                                budget,
+                  int                                          device,
+                  bool                                         gpu,
+                  const DeconvolutionPlanner::EnergyProfiles & energy)
 {
   DeconvolutionPlanner::Request request = DeconvolutionRequest(problem);
   request.memoryBudget = budget;
+  request.kernelEnergy = energy;
   if (gpu)
   {
     const unsigned int elementSize = problem.element_size;
@@ -226,10 +264,20 @@ extern "C"
     problem->division_threshold = 1e-5;
     problem->kernel_zero_magnitude_threshold = 1e-4;
     problem->weight_threshold = 0.01;
+    problem->halo_energy_fraction = DeconvolutionPlanner::DefaultHaloEnergyFraction;
   }
 
   cfc_status
   cfc_deconvolution_plan(const cfc_deconvolution * problem, int device, cfc_deconvolution_info * info)
+  {
+    return cfc_deconvolution_plan_kernel(problem, nullptr, device, info);
+  }
+
+  cfc_status
+  cfc_deconvolution_plan_kernel(const cfc_deconvolution * problem,
+                                const void *              kernel,
+                                int                       device,
+                                cfc_deconvolution_info *  info)
   {
     return CfcGuarded([&] {
       if (problem == nullptr)
@@ -242,7 +290,8 @@ extern "C"
       }
       const bool          gpu = Engine::DeviceAvailable(nullptr, device);
       const std::uint64_t budget = MemoryPolicy::Budget(problem->memory_budget, nullptr, device);
-      FillDeconvolutionInfo(PlanDeconvolution(*problem, budget, device, gpu), budget, 0, info);
+      FillDeconvolutionInfo(PlanDeconvolution(*problem, budget, device, gpu, KernelEnergy(*problem, kernel, false)),
+                            budget, 0, info);
       return CFC_OK;
     });
   }
@@ -277,16 +326,17 @@ extern "C"
         };
       }
       // A device allocation that fails anyway is retried on smaller tiles (MemoryPolicy::Run).
+      const DeconvolutionPlanner::EnergyProfiles energy = KernelEnergy(*problem, kernel, kernel_on_device != 0);
       std::uint64_t budget = MemoryPolicy::Budget(problem->memory_budget, &engine->engine, engine->device);
       MemoryPolicy::Run(
         engine->engine,
         engine->device,
         budget,
-        PlanDeconvolution(*problem, budget, engine->device, true),
+        PlanDeconvolution(*problem, budget, engine->device, true, energy),
         [&](std::uint64_t smaller) {
           budget = smaller;
           engine->havePlan = false;
-          return PlanDeconvolution(*problem, budget, engine->device, true);
+          return PlanDeconvolution(*problem, budget, engine->device, true, energy);
         },
         [&](const DeconvolutionPlanner::Plan & plan) {
           if (problem->element_size == 4)

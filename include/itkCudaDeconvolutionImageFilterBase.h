@@ -149,9 +149,16 @@ public:
   itkGetConstMacro(SizeGreatestPrimeFactor, SizeValueType);
 
   /** Voxels of data read on each side of a tile's output block when the GPU tiles; 0 along an
-   * axis (the default) means twice the kernel size there. */
+   * axis (the default) means the halo from the kernel's energy (HaloEnergyFraction), or twice
+   * the kernel size where that fraction is 0. */
   itkSetMacro(Halo, SizeType);
   itkGetConstReferenceMacro(Halo, SizeType);
+
+  /** Where the halo is 0: twice the radius about the kernel's centre holding all but this
+   * fraction of its marginal energy, per axis (default 1e-3; README gives the seam error it
+   * leaves); 0: twice the kernel size. In [0, 1). */
+  itkSetMacro(HaloEnergyFraction, double);
+  itkGetConstMacro(HaloEnergyFraction, double);
 
   /** Where to run: AUTOMATIC (default), GPU (a missing device is an error) or CPU. */
   itkSetEnumMacro(ComputeDevice, ComputeDeviceEnum);
@@ -336,6 +343,7 @@ private:
   EdgesEnum         m_Edges{ EdgesEnum::BoundaryCondition };
   SizeValueType     m_SizeGreatestPrimeFactor{ 13 };
   SizeType          m_Halo{};
+  double            m_HaloEnergyFraction{ PlannerType::DefaultHaloEnergyFraction };
   ComputeDeviceEnum m_ComputeDevice{ ComputeDeviceEnum::AUTOMATIC };
   ComputeDeviceEnum m_LastComputeDevice{ ComputeDeviceEnum::AUTOMATIC };
   int               m_GPUDevice{ -1 };

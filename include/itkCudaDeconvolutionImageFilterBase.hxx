@@ -238,6 +238,13 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
   {
     request.halo[a] = m_Halo[a];
   }
+  request.haloEnergyFraction = m_HaloEnergyFraction;
+  const KernelImageType * kernel = this->GetKernelImage();
+  if (m_HaloEnergyFraction > 0 && kernel != nullptr && kernel->GetBufferPointer() != nullptr &&
+      kernel->GetBufferedRegion() == kernel->GetLargestPossibleRegion())
+  {
+    request.kernelEnergy = PlannerType::MarginalEnergy(kernel->GetBufferPointer(), request.kernelSize);
+  }
   if (CudaFFTConvolutionEngine::DeviceAvailable(nullptr, m_GPUDevice))
   {
     request.workArea = [](const PlannerType::SizeArray & grid, unsigned int dimension) {
@@ -654,6 +661,7 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
   os << indent << "Edges: " << m_Edges << std::endl;
   os << indent << "SizeGreatestPrimeFactor: " << m_SizeGreatestPrimeFactor << std::endl;
   os << indent << "Halo: " << m_Halo << std::endl;
+  os << indent << "HaloEnergyFraction: " << m_HaloEnergyFraction << std::endl;
   os << indent << "ComputeDevice: " << m_ComputeDevice << std::endl;
   os << indent << "LastComputeDevice: " << m_LastComputeDevice << std::endl;
   os << indent << "GPUDevice: " << m_GPUDevice << std::endl;

@@ -51,8 +51,9 @@ namespace itk
  *
  * The halo is, per axis, either given, or twice the kernel's energy radius: the least radius about
  * the kernel's centre floor(K/2) holding all but haloEnergyFraction of the kernel's marginal
- * energy profile on that axis (twice: one iteration blurs with the kernel and its adjoint), or,
- * with neither, twice the kernel size (the seam error each leaves is measured in README).
+ * energy profile on that axis (twice: one iteration blurs with the kernel and its adjoint; a
+ * kernel whose energy reaches its array's edge keeps 2K), or, with no kernel energy, twice the
+ * kernel size (the seam error each leaves is measured in README).
  * \ingroup CudaFFTConvolution
  */
 class CudaFFTConvolution_EXPORT CudaDeconvolutionPlanner
@@ -244,8 +245,10 @@ public:
     return profiles;
   }
 
-  /** Per axis, twice the least radius r about floor(K/2) whose window [c - r, c + r] holds all but
-   * \a fraction of the profile's energy (0 where the profile is empty or all zero). */
+  /** Per axis, twice the least radius r about c = floor(K/2) whose window [c - r, c + r] holds all
+   * but \a fraction of the profile's energy; 0 where the profile is all zero; twice the kernel
+   * size (DefaultHalo) where the window must reach the array's far edge (K - 1 - c), since the
+   * energy is then cut off by the array, not contained in it. */
   static SizeArray
   EnergyHalo(const EnergyProfiles & profiles, unsigned int dimension, double fraction);
 

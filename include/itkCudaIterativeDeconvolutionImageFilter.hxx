@@ -77,6 +77,7 @@ CudaIterativeDeconvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, T
 {
   Superclass::FillRequest(request);
   request.accelerate = m_Acceleration;
+  request.iterations = m_NumberOfIterations;
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>

@@ -456,7 +456,10 @@ CudaDeconvolutionPlanner::EnergyHalo(const EnergyProfiles & profiles, unsigned i
         held += i >= 0 && i < size ? profile[static_cast<std::size_t>(i)] : 0.0;
       }
     }
-    halo[axis] = 2 * static_cast<std::uint64_t>(radius);
+    // A window that must reach the array's edge: the energy is not inside the kernel's array (a
+    // truncated PSF), and its radius says nothing about the reach; the default 2K is kept.
+    halo[axis] = radius >= (size - 1) - centre && size > 1 ? 2 * static_cast<std::uint64_t>(size)
+                                                           : 2 * static_cast<std::uint64_t>(radius);
   }
   return halo;
 }

@@ -78,7 +78,9 @@ TestEnergyHalo()
   flat[2] = { 0.0, 0.0, 0.0 };      // no energy: no halo
   Planner::SizeArray halo = Planner::EnergyHalo(flat, 3, 0.2);
   Expect(halo[0] == 8 && halo[1] == 0 && halo[2] == 0, "energy halo of a flat, a delta and an empty profile");
-  Expect(Planner::EnergyHalo(flat, 3, 0.0)[0] == 10, "fraction 0: the whole profile");
+  // All of it (or 5%): the window reaches the array's edge, so the energy is cut off: 2K.
+  Expect(Planner::EnergyHalo(flat, 3, 0.0)[0] == 22, "fraction 0: 2K");
+  Expect(Planner::EnergyHalo(flat, 3, 0.05)[0] == 22, "fraction 0.05 of a flat profile: 2K");
   Expect(Planner::EnergyHalo(flat, 1, 0.2)[1] == 0, "axes beyond the dimension have no halo");
   // An off-centre mass: the window grows about floor(K/2) until it holds it.
   Planner::EnergyProfiles shifted;

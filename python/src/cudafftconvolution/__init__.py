@@ -23,6 +23,7 @@ from ._api import (
 from ._deconvolution import (
     ALGORITHMS,
     EDGES,
+    HALO_ENERGY_FRACTION,
     DeconvolutionInfo,
     DeconvolutionMemoryEstimate,
     deconvolve,
@@ -46,6 +47,7 @@ __all__ = [
     "DeconvolutionMemoryEstimate",
     "EDGES",
     "GPUMemoryBudgetError",
+    "HALO_ENERGY_FRACTION",
     "MemoryEstimate",
     "NoGPUError",
     "convolve",

@@ -23,6 +23,7 @@ _ALGORITHM_ALIASES = {"rl": "richardson-lucy", "richardsonlucy": "richardson-luc
 _EDGES_ALIASES = {"boundary-condition": "boundary", "circulant": "boundary", "itk": "boundary",
                   "noncirculant": "non-circulant", "bertero-boccacci": "non-circulant"}
 _MAXIMUM_ITERATIONS = 100000  # the C ABI's limit
+HALO_ENERGY_FRACTION = 1e-3  # the C ABI's default (DefaultHaloEnergyFraction): README has its seam errors
 
 _local = threading.local()
 _shared_engines = {}
@@ -135,6 +136,7 @@ class _Settings(NamedTuple):
     precision: object
     budget: int
     device: object
+    halo_energy_fraction: float = 0.0
 
     @property
     def richardson_lucy(self):
@@ -166,7 +168,7 @@ def _halo(halo):
 def _settings(algorithm, iterations, edges, boundary, constant, mode, normalize, accelerate, alpha,
               division_threshold, kernel_zero_magnitude_threshold, regularization_constant, noise_variance,
               weight_threshold, background, total_variation, tolerance, divergence_tolerance, greatest_prime_factor,
-              halo, precision, memory_budget, device):
+              halo, precision, memory_budget, device, halo_energy_fraction=None):
     algorithm = _name(algorithm, ALGORITHMS, _ALGORITHM_ALIASES, "algorithm")
     edges = _name(edges, EDGES, _EDGES_ALIASES, "edges")
     if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
@@ -194,13 +196,18 @@ def _settings(algorithm, iterations, edges, boundary, constant, mode, normalize,
         raise ValueError(f"greatest_prime_factor must be an int from 2 (7: cuFFT's fast sizes), not {greatest_prime_factor!r}")
     if precision is not None:
         _arrays.precision_dtype(precision)
+    if halo_energy_fraction is None:
+        halo_energy_fraction = HALO_ENERGY_FRACTION
+    if isinstance(halo_energy_fraction, bool) or not isinstance(halo_energy_fraction, (int, float, np.floating)) or \
+            not 0 <= halo_energy_fraction < 1:
+        raise ValueError(f"halo_energy_fraction must be a number in [0, 1), not {halo_energy_fraction!r}")
     return _Settings(algorithm, int(iterations), edges, _api._boundary(boundary), values["constant"],
                      _deconvolution_mode(mode), bool(normalize), bool(accelerate), values["alpha"],
                      values["division_threshold"], values["kernel_zero_magnitude_threshold"],
                      values["regularization_constant"], values["noise_variance"], values["weight_threshold"],
                      values["background"], values["total_variation"], values["tolerance"],
                      values["divergence_tolerance"], int(greatest_prime_factor), _halo(halo), precision,
-                     _api._budget(memory_budget), _api._device(device))
+                     _api._budget(memory_budget), _api._device(device), float(halo_energy_fraction))
 
 
 def _problem(settings, image_shape, kernel_shape, dtype, device_resident, compute_divergence):
@@ -242,6 +249,7 @@ def _problem(settings, image_shape, kernel_shape, dtype, device_resident, comput
     problem.total_variation = settings.total_variation
     problem.relative_change_tolerance = settings.tolerance
     problem.divergence_tolerance = settings.divergence_tolerance
+    problem.halo_energy_fraction = settings.halo_energy_fraction
     return problem
 
 
@@ -252,23 +260,30 @@ def _shape_of(values, dimension):
 def estimate_deconvolution_memory(image_shape, kernel_shape, algorithm="richardson-lucy", *, edges="boundary",
                                   mode="same", boundary="zero-flux-neumann", accelerate=False, total_variation=0.0,
                                   greatest_prime_factor=7, halo=None, precision="float32", memory_budget=None,
-                                  device=None, on_device=False):
+                                  device=None, on_device=False, psf=None, iterations=10, halo_energy_fraction=None):
     """The GPU plan of a deconvolution before running it (shapes in NumPy order): a
     DeconvolutionMemoryEstimate (peak device bytes, tiles, grid shape, output shape, budget).
     The defaults are deconvolve()'s (richardson_lucy() uses edges="non-circulant"); with a GPU
     the cuFFT work areas are exact, otherwise modelled. Shapes, memory_budget and device as
     estimate_gpu_memory's. With a budget that no tiling fits, GPUMemoryBudgetError names the
-    smallest need."""
+    smallest need. The plan is the one deconvolve() makes when given the same psf (its halo
+    from the PSF's energy) and iterations (they weigh the tilings); without psf, the halo is 2K
+    unless given."""
     if _native.LIBRARY is None:
         raise _native.NoGPUError(f"the native library could not be loaded: {_native.LOAD_ERROR}")
-    settings = _settings(algorithm, 1, edges, boundary, 0.0, mode, False, accelerate, 0.1, 1e-5, 1e-4, 0.0, 0.0,
-                         0.01, 0.0, total_variation, 0.0, 0.0, greatest_prime_factor, halo, precision,
-                         memory_budget, device)
+    settings = _settings(algorithm, iterations, edges, boundary, 0.0, mode, False, accelerate, 0.1, 1e-5, 1e-4, 0.0,
+                         0.0, 0.01, 0.0, total_variation, 0.0, 0.0, greatest_prime_factor, halo, precision,
+                         memory_budget, device, halo_energy_fraction)
     dtype = _arrays.precision_dtype(precision or "float32")
     image_shape, kernel_shape = _api._shape(image_shape, "image"), _api._shape(kernel_shape, "kernel")
     _check_region(settings, image_shape, kernel_shape)
     problem = _problem(settings, image_shape, kernel_shape, dtype, on_device, False)
-    info = _native.deconvolution_plan(problem, _api._plan_ordinal(device))
+    kernel = None
+    if psf is not None:
+        kernel = np.ascontiguousarray(_host_kernel(psf), dtype=dtype)
+        if kernel.shape != tuple(kernel_shape):
+            raise ValueError(f"the psf's shape {kernel.shape} is not kernel_shape {tuple(kernel_shape)}")
+    info = _native.deconvolution_plan(problem, _api._plan_ordinal(device), kernel)
     dimension = len(image_shape)
     return DeconvolutionMemoryEstimate(int(info.peak_device_bytes), int(info.tiles), _shape_of(info.grid_size, dimension),
                                        _shape_of(info.output_size, dimension), int(info.memory_budget))
@@ -467,7 +482,7 @@ def deconvolve(image, kernel, algorithm="richardson-lucy", iterations=10, *, edg
                alpha=0.1, division_threshold=1e-5, kernel_zero_magnitude_threshold=1e-4, regularization_constant=0.0,
                noise_variance=0.0, weight_threshold=0.01, background=0.0, total_variation=0.0, tolerance=0.0,
                divergence_tolerance=0.0, greatest_prime_factor=7, return_divergence=False, precision=None,
-               memory_budget=None, device=None, halo=None, callback=None, out=None):
+               memory_budget=None, device=None, halo=None, halo_energy_fraction=None, callback=None, out=None):
     """Deconvolves an image by a kernel (the PSF) of the same dimension (1, 2 or 3).
 
     algorithm: "richardson-lucy", "landweber", "projected-landweber" (iterative, `iterations`
@@ -500,7 +515,10 @@ def deconvolve(image, kernel, algorithm="richardson-lucy", iterations=10, *, edg
     returned False the later tiles stop at the same iteration. It may call convolve(), not
     another deconvolution. A callback or return_divergence makes a GPU run wait every iteration.
     halo: voxels of data around each tile when the GPU tiles under memory_budget (an int or one
-    per axis, NumPy order; None or 0: 2K per side).
+    per axis, NumPy order); None or 0 on an axis: from the kernel's energy, twice the radius about
+    its centre that holds all but halo_energy_fraction of its marginal energy on that axis
+    (default HALO_ENERGY_FRACTION = 1e-3; 0: 2K per side). README gives the seam error measured
+    against the fraction. The tiling is the one of least predicted time under memory_budget.
     image: NumPy (or anything np.asarray takes; integers compute in float32), CuPy or PyTorch
     arrays (CUDA arrays are deconvolved on their device, on the current stream, and the result is
     the same library's array), torch CPU tensors, or itk.Image (the result is an itk.Image with
@@ -512,7 +530,7 @@ def deconvolve(image, kernel, algorithm="richardson-lucy", iterations=10, *, edg
     settings = _settings(algorithm, iterations, edges, boundary, constant, mode, normalize, accelerate, alpha,
                          division_threshold, kernel_zero_magnitude_threshold, regularization_constant, noise_variance,
                          weight_threshold, background, total_variation, tolerance, divergence_tolerance,
-                         greatest_prime_factor, halo, precision, memory_budget, device)
+                         greatest_prime_factor, halo, precision, memory_budget, device, halo_energy_fraction)
     if callback is not None and not callable(callback):
         raise ValueError("callback must be callable: callback(iteration, divergence, relative_change)")
     return _execute(settings, image, _host_kernel(kernel), callback, return_divergence, out)
@@ -526,7 +544,8 @@ def richardson_lucy(image, psf, iterations=10, *, edges="non-circulant", boundar
     non-circulant edges: the image must be non-negative and the PSF sum to a positive value.
     Other keywords of deconvolve (division_threshold, weight_threshold, greatest_prime_factor)
     pass through."""
-    unknown = set(options) - {"division_threshold", "weight_threshold", "greatest_prime_factor"}
+    unknown = set(options) - {"division_threshold", "weight_threshold", "greatest_prime_factor",
+                              "halo_energy_fraction"}
     if unknown:
         raise TypeError(f"richardson_lucy() got unexpected keyword(s) {sorted(unknown)}")
     return deconvolve(image, psf, "richardson-lucy", iterations, edges=edges, boundary=boundary, constant=constant,

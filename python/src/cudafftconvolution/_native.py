@@ -15,7 +15,7 @@ import sys
 import threading
 
 CUFFT_SONAME = "libcufft.so.12"
-ABI_VERSION = 2  # 2: the deconvolution section (cfc_deconvolution, cfc_deconvolve)
+ABI_VERSION = 3  # 2: the deconvolution section (cfc_deconvolution, cfc_deconvolve); 3: the energy halo
 
 OK, INVALID_ARGUMENT, BUDGET, OUT_OF_MEMORY, CUDA, NO_DEVICE, INTERNAL = range(7)
 
@@ -45,7 +45,7 @@ class PlanInfo(ctypes.Structure):
 
 
 class Deconvolution(ctypes.Structure):
-    """cfc_deconvolution (ABI version 2): one deconvolution problem, x first in the size arrays."""
+    """cfc_deconvolution (ABI version 3): one deconvolution problem, x first in the size arrays."""
 
     _fields_ = [
         ("dimension", ctypes.c_uint32),
@@ -75,6 +75,7 @@ class Deconvolution(ctypes.Structure):
         ("total_variation", ctypes.c_double),
         ("relative_change_tolerance", ctypes.c_double),
         ("divergence_tolerance", ctypes.c_double),
+        ("halo_energy_fraction", ctypes.c_double),
     ]
 
 
@@ -177,12 +178,15 @@ def _declare(lib):
     lib.cfc_deconvolution_defaults.restype = None
     lib.cfc_deconvolution_defaults.argtypes = [p(Deconvolution)]
     lib.cfc_deconvolution_plan.argtypes = [p(Deconvolution), ctypes.c_int, p(DeconvolutionInfo)]
+    lib.cfc_deconvolution_plan_kernel.argtypes = [p(Deconvolution), ctypes.c_void_p, ctypes.c_int,
+                                                  p(DeconvolutionInfo)]
     lib.cfc_deconvolve.argtypes = [
         ctypes.c_void_p, p(Deconvolution), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
         IterationCallback, ctypes.c_void_p, ctypes.c_void_p, p(DeconvolutionInfo),
     ]
     for name in ("cfc_device_memory", "cfc_plan", "cfc_engine_create", "cfc_engine_release",
-                 "cfc_engine_allocated_bytes", "cfc_convolve", "cfc_deconvolution_plan", "cfc_deconvolve"):
+                 "cfc_engine_allocated_bytes", "cfc_convolve", "cfc_deconvolution_plan", "cfc_deconvolution_plan_kernel",
+                 "cfc_deconvolve"):
         getattr(lib, name).restype = ctypes.c_int
 
 
@@ -278,9 +282,12 @@ def deconvolution_defaults():
     return problem
 
 
-def deconvolution_plan(problem, device):
+def deconvolution_plan(problem, device, kernel=None):
+    """The plan of a problem; with a host kernel (contiguous, the problem's precision) the halo
+    comes from its energy, as cfc_deconvolve's."""
     info = DeconvolutionInfo()
-    check(LIBRARY.cfc_deconvolution_plan(ctypes.byref(problem), int(device), ctypes.byref(info)))
+    pointer = None if kernel is None else kernel.ctypes.data
+    check(LIBRARY.cfc_deconvolution_plan_kernel(ctypes.byref(problem), pointer, int(device), ctypes.byref(info)))
     return info
 
 
