@@ -49,11 +49,10 @@ namespace itk
  * number of tiles along any axis) the plan takes the one of least predicted time (CostModel: the
  * tiles' FFTs and elementwise passes per iteration, their transfers and a fixed cost per tile).
  *
- * The halo is, per axis, either given, or twice the kernel's energy radius: the least radius about
- * the kernel's centre floor(K/2) holding all but haloEnergyFraction of the kernel's marginal
- * energy profile on that axis (twice: one iteration blurs with the kernel and its adjoint; a
- * kernel whose energy reaches its array's edge keeps 2K), or, with no kernel energy, twice the
- * kernel size (the seam error each leaves is measured in README).
+ * The halo is, per axis, either given, or from the kernel's marginal energy profile on that axis
+ * (EnergyHalo: the radius holding all but haloEnergyFraction of it, and the spread of the
+ * iterations; a kernel whose energy reaches its array's edge keeps 2K), or, with no kernel
+ * energy, twice the kernel size (the seam error each leaves is measured in README).
  * \ingroup CudaFFTConvolution
  */
 class CudaFFTConvolution_EXPORT CudaDeconvolutionPlanner
@@ -245,12 +244,14 @@ public:
     return profiles;
   }
 
-  /** Per axis, twice the least radius r about c = floor(K/2) whose window [c - r, c + r] holds all
-   * but \a fraction of the profile's energy; 0 where the profile is all zero; twice the kernel
-   * size (DefaultHalo) where the window must reach the array's far edge (K - 1 - c), since the
-   * energy is then cut off by the array, not contained in it. */
+  /** Per axis, from the kernel's marginal energy profile: 2 r + ceil(2 r50 sqrt(iterations)), r
+   * the least radius about c = floor(K/2) whose window [c - r, c + r] holds all but \a fraction
+   * of the energy (the light that reaches a voxel through the blur and its adjoint) and r50 the
+   * radius holding half of it (how far the iterations carry a tile edge's error inwards,
+   * diffusively); 0 where the profile is all zero; twice the kernel size (DefaultHalo) where the
+   * window must reach the array's far edge, since the energy is then cut off by the array. */
   static SizeArray
-  EnergyHalo(const EnergyProfiles & profiles, unsigned int dimension, double fraction);
+  EnergyHalo(const EnergyProfiles & profiles, unsigned int dimension, double fraction, unsigned int iterations);
 
   /** The grid a data block of \a dataSize needs (before tiles share the largest one). */
   static SizeArray

@@ -428,8 +428,34 @@ CudaDeconvolutionPlanner::EstimateMemory(const Request & request, const SizeArra
   return memory;
 }
 
+namespace
+{
+/** The least radius about floor(K/2) whose window holds all but \a fraction of the profile's
+ * energy (the profile's size when none short of the whole array does). */
+std::int64_t
+EnergyRadius(const std::vector<double> & profile, double total, double fraction)
+{
+  const std::int64_t size = static_cast<std::int64_t>(profile.size());
+  const std::int64_t centre = size / 2;
+  double             held = profile[static_cast<std::size_t>(centre)];
+  std::int64_t       radius = 0;
+  while (held < (1.0 - fraction) * total && radius < size)
+  {
+    ++radius;
+    for (const std::int64_t i : { centre - radius, centre + radius })
+    {
+      held += i >= 0 && i < size ? profile[static_cast<std::size_t>(i)] : 0.0;
+    }
+  }
+  return radius;
+}
+} // namespace
+
 CudaDeconvolutionPlanner::SizeArray
-CudaDeconvolutionPlanner::EnergyHalo(const EnergyProfiles & profiles, unsigned int dimension, double fraction)
+CudaDeconvolutionPlanner::EnergyHalo(const EnergyProfiles & profiles,
+                                     unsigned int           dimension,
+                                     double                 fraction,
+                                     unsigned int           iterations)
 {
   if (!(fraction >= 0.0 && fraction < 1.0))
   {
@@ -445,21 +471,20 @@ CudaDeconvolutionPlanner::EnergyHalo(const EnergyProfiles & profiles, unsigned i
       continue;
     }
     const std::int64_t size = static_cast<std::int64_t>(profile.size());
-    const std::int64_t centre = size / 2;
-    double             held = profile[static_cast<std::size_t>(centre)];
-    std::int64_t       radius = 0;
-    while (held < (1.0 - fraction) * total && radius < size)
+    const std::int64_t reach = EnergyRadius(profile, total, fraction);
+    if (size > 1 && reach >= (size - 1) - size / 2)
     {
-      ++radius;
-      for (const std::int64_t i : { centre - radius, centre + radius })
-      {
-        held += i >= 0 && i < size ? profile[static_cast<std::size_t>(i)] : 0.0;
-      }
+      // The window reaches the array's far edge: the energy is cut off by the array, not held
+      // in it, and its radius says nothing about the reach; the default 2K is kept.
+      halo[axis] = 2 * profile.size();
+      continue;
     }
-    // A window that must reach the array's edge: the energy is not inside the kernel's array (a
-    // truncated PSF), and its radius says nothing about the reach; the default 2K is kept.
-    halo[axis] = radius >= (size - 1) - centre && size > 1 ? 2 * static_cast<std::uint64_t>(size)
-                                                           : 2 * static_cast<std::uint64_t>(radius);
+    // The light that reaches a voxel (the blur and its adjoint: twice the radius), and how far
+    // the iterations carry a tile edge's error inwards (diffusively: the half-energy radius
+    // times the square root of the iterations, twice).
+    const double core = static_cast<double>(EnergyRadius(profile, total, 0.5));
+    const double spread = 2.0 * core * std::sqrt(static_cast<double>(std::max(iterations, 1U)));
+    halo[axis] = 2 * static_cast<std::uint64_t>(reach) + static_cast<std::uint64_t>(std::ceil(spread));
   }
   return halo;
 }
@@ -468,8 +493,10 @@ CudaDeconvolutionPlanner::SizeArray
 CudaDeconvolutionPlanner::ResolveHalo(const Request & request)
 {
   const bool      fromEnergy = request.haloEnergyFraction > 0.0 && !request.kernelEnergy[0].empty();
-  const SizeArray energy = fromEnergy ? EnergyHalo(request.kernelEnergy, request.dimension, request.haloEnergyFraction)
-                                      : DefaultHalo(request.kernelSize, request.dimension);
+  const unsigned int iterations = IsIterative(request.algorithm) ? request.iterations : 1;
+  const SizeArray    energy = fromEnergy ? EnergyHalo(request.kernelEnergy, request.dimension, request.haloEnergyFraction,
+                                                   iterations)
+                                         : DefaultHalo(request.kernelSize, request.dimension);
   SizeArray halo{ { 0, 0, 0 } };
   for (unsigned int axis = 0; axis < request.dimension; ++axis)
   {

@@ -19,7 +19,12 @@ For each case:
   non-circulant, its case), the transfers included;
 - cupy_loop: Richardson-Lucy as a Python user writes it with CuPy: float32, rfftn, the transfer
   function computed once, circulant on the zero-padded grid, with the pool's peak
-  (pool.total_bytes()).
+  (pool.total_bytes());
+- tiled: richardson_lucy NumPy to NumPy, 20 non-circulant iterations, untiled and under budgets of
+  1/3 and 1/6 of the untiled plan's peak (the halo from the PSF's energy, the tiling of least
+  predicted time): time ratios, tiles, the seam error (max |tiled - untiled| / max |untiled|),
+  the planned peak against the engine's device bytes; then the seam error and time against the
+  halo's energy fraction under 1/6.
 Each line has the grid's voxels, ms per iteration and the effective bandwidth assuming 100 bytes of
 device traffic per grid voxel and iteration. Timed with CUDA events and synchronisation, after one
 warm-up run; medians over the repeats.
@@ -161,6 +166,51 @@ def numpy_end_to_end(case, image, psf, repeats, iterations):
     cfc.release()
 
 
+def tiled_numpy(case, image, psf, repeats, iterations=20):
+    """Untiled against tiled under 1/3 and 1/6 of the untiled peak, NumPy in and out."""
+    import cudafftconvolution as cfc
+    from cudafftconvolution import _deconvolution
+
+    def timer(function):
+        start = time.perf_counter()
+        function()
+        elapsed = (time.perf_counter() - start) * 1e3
+        return elapsed, elapsed
+
+    def run(budget, fraction=None, repeat=repeats):
+        cfc.release()
+        out = np.empty_like(image)
+        call = lambda: cfc.richardson_lucy(image, psf, iterations, out=out, device="gpu", memory_budget=budget,
+                                           halo_energy_fraction=fraction)
+        total = median_ms(call, repeat, timer) if repeat else timer(call)[0]
+        info = cfc.last_deconvolution_info()
+        estimate = cfc.estimate_deconvolution_memory(image.shape, psf.shape, edges="non-circulant", psf=psf,
+                                                     iterations=iterations, memory_budget=budget,
+                                                     halo_energy_fraction=fraction)
+        record = {"bench": "tiled", "case": case, "iterations": iterations, "budget_bytes": budget,
+                  "halo_energy_fraction": cfc.HALO_ENERGY_FRACTION if fraction is None else fraction,
+                  "total_ms": total, "tiles": info.tiles, "grid": info.grid_shape,
+                  "estimate_bytes": estimate.peak_bytes, "estimate_tiles": estimate.tiles,
+                  "engine_bytes": _deconvolution._allocated_gpu_bytes()}
+        return out, record
+
+    untiled, base = run(None)
+    emit(dict(base, ratio=1.0))
+    peak = base["estimate_bytes"]
+    scale = float(np.abs(untiled).max())
+    for divisor in (3, 6):
+        tiled, record = run(peak // divisor)
+        record.update(ratio=record["total_ms"] / base["total_ms"], budget=f"1/{divisor} of the untiled peak",
+                      seam=float(np.abs(tiled.astype(np.float64) - untiled).max() / scale))
+        emit(record)
+    for fraction in (1e-2, 3e-3, 1e-4):
+        tiled, record = run(peak // 6, fraction, 0)
+        record.update(ratio=record["total_ms"] / base["total_ms"], budget="1/6 of the untiled peak (one run)",
+                      seam=float(np.abs(tiled.astype(np.float64) - untiled).max() / scale))
+        emit(record)
+    cfc.release()
+
+
 def cupy_loop(case, image, psf, repeats, iterations, grid):
     """Richardson-Lucy as a CuPy user writes it (circulant on the zero-padded grid)."""
     import cupy as cp
@@ -211,7 +261,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=20, help="per-iteration timing runs (default %(default)s)")
     parser.add_argument("--output", default="benchmark-deconvolution.json")
-    parser.add_argument("--skip", default="", help="comma-separated benches to skip: device,numpy,cupy_loop")
+    parser.add_argument("--skip", default="", help="comma-separated benches to skip: device,numpy,cupy_loop,tiled")
     args = parser.parse_args()
     import cudafftconvolution as cfc
 
@@ -232,6 +282,8 @@ def main():
             numpy_end_to_end(case, image, psf, max(1, args.repeats // 2), spec["numpy_iterations"])
         if cupy is not None and "cupy_loop" not in skip:
             cupy_loop(case, image, psf, args.repeats, args.iterations, spec["loop_grid"])
+        if "tiled" not in skip:
+            tiled_numpy(case, image, psf, max(1, args.repeats // 2))
         for record in RECORDS:
             if record.get("case") == case and "ms_per_iteration" in record:
                 print(f"#   {record['bench']:9s} {record.get('edges', ''):13s} "
