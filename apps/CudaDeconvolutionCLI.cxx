@@ -547,7 +547,7 @@ Main(int argc, char * argv[])
   TCLAP::ValueArg<double>      threshold("", "threshold", "PSF zero magnitude of the direct methods (default 1e-4)", false, defaults.threshold, "value", cmd);
   TCLAP::ValueArg<std::string> precision("", "precision", "internal precision: float (default) or double", false, defaults.precision, "precision", cmd);
   TCLAP::ValueArg<std::string> budget("", "gpuMemoryBudget", "auto (80% of the free GPU memory) or a size such as 4GiB", false, "auto", "size", cmd);
-  TCLAP::ValueArg<double>      haloEnergyFraction("", "haloEnergyFraction", "tiles read a halo holding all but this fraction of the PSF's energy (default 1e-3; 0: twice the PSF size)", false, defaults.haloEnergyFraction, "fraction", cmd);
+  TCLAP::ValueArg<double>      haloEnergyFraction("", "haloEnergyFraction", "tiles read a halo holding all but this fraction of the PSF's energy (default 0.01; 0: twice the PSF size)", false, defaults.haloEnergyFraction, "fraction", cmd);
   TCLAP::SwitchArg             cpu("", "cpu", "run on the CPU (ITK's deconvolution filters) even where a GPU is present", cmd);
   TCLAP::SwitchArg             estimate("", "estimate", "print the GPU memory plan and tiles for input and PSF, then exit", cmd);
   SlicerArguments              slicer(cmd);

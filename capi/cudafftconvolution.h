@@ -215,6 +215,7 @@ typedef struct cfc_deconvolution_info
   uint64_t peak_device_bytes;
   uint64_t memory_budget;
   uint32_t iterations; /* iterations the last tile ran */
+  uint64_t halo[3];    /* ABI 3: the halo per side of the tiles (when tiled) */
 } cfc_deconvolution_info;
 
 /** Called before each iteration of a tile; returning 0 ends that tile's iterations. divergence

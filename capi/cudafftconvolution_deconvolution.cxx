@@ -176,6 +176,7 @@ FillDeconvolutionInfo(const DeconvolutionPlanner::Plan & plan, std::uint64_t bud
     info->output_index[a] = plan.output.index[a];
     info->output_size[a] = plan.output.size[a];
     info->grid_size[a] = plan.gridSize[a];
+    info->halo[a] = plan.tiles.size() > 1 ? plan.halo[a] : 0;
   }
   info->tiles = plan.tiles.size();
   info->peak_device_bytes = plan.memory.Peak();

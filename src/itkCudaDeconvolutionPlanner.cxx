@@ -492,11 +492,13 @@ CudaDeconvolutionPlanner::EnergyHalo(const EnergyProfiles & profiles,
 CudaDeconvolutionPlanner::SizeArray
 CudaDeconvolutionPlanner::ResolveHalo(const Request & request)
 {
-  const bool      fromEnergy = request.haloEnergyFraction > 0.0 && !request.kernelEnergy[0].empty();
-  const unsigned int iterations = IsIterative(request.algorithm) ? request.iterations : 1;
-  const SizeArray    energy = fromEnergy ? EnergyHalo(request.kernelEnergy, request.dimension, request.haloEnergyFraction,
-                                                   iterations)
-                                         : DefaultHalo(request.kernelSize, request.dimension);
+  // The direct methods (inverse, Tikhonov, Wiener) divide by the spectrum: their reach is not the
+  // kernel's, and they keep 2K.
+  const bool fromEnergy =
+    IsIterative(request.algorithm) && request.haloEnergyFraction > 0.0 && !request.kernelEnergy[0].empty();
+  const SizeArray energy = fromEnergy ? EnergyHalo(request.kernelEnergy, request.dimension, request.haloEnergyFraction,
+                                                   request.iterations)
+                                      : DefaultHalo(request.kernelSize, request.dimension);
   SizeArray halo{ { 0, 0, 0 } };
   for (unsigned int axis = 0; axis < request.dimension; ++axis)
   {

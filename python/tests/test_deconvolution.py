@@ -632,3 +632,83 @@ def test_memory_estimate_covers_what_the_engine_allocates(algorithm, edges, acce
     assert 0 < allocated <= estimate.peak_bytes
     if budget is not None:
         assert estimate.tiles > 1 and estimate.peak_bytes <= budget
+
+
+def beam_psf(shape, sigma0, rayleigh_range):
+    """A widefield-like PSF (the benchmark's Gaussian beam): each plane a Gaussian of width
+    sigma0 sqrt(1 + (z / zR)^2), each plane holding the same energy."""
+    z, y, x = np.ogrid[: shape[0], : shape[1], : shape[2]]
+    z, y, x = z - shape[0] // 2, y - shape[1] // 2, x - shape[2] // 2
+    sigma = sigma0 * np.sqrt(1.0 + (z / rayleigh_range) ** 2)
+    planes = np.exp(-(x**2 + y**2) / (2 * sigma**2))
+    planes /= planes.sum(axis=(1, 2), keepdims=True)
+    return (planes / planes.sum()).astype(np.float32)
+
+
+@pytest.mark.skipif(_native.LIBRARY is None, reason="the native library is not loaded")
+def test_the_halo_from_the_psf_energy_plans_fewer_tiles():
+    # deconwolf's case (35x2048x2048, a 69x181x181 widefield PSF, 20 non-circulant iterations)
+    # under a third of the untiled peak: 2K per side (362 voxels) against the halo from the PSF's
+    # energy, and the plan of the run is the estimate's when given the same PSF and iterations.
+    image_shape, psf = (35, 2048, 2048), beam_psf((69, 181, 181), 2.0, 6.0)
+    options = dict(edges="non-circulant", iterations=20)
+    untiled = cfc.estimate_deconvolution_memory(image_shape, psf.shape, psf=psf, **options)
+    budget = untiled.peak_bytes // 3
+    energy = cfc.estimate_deconvolution_memory(image_shape, psf.shape, psf=psf, memory_budget=budget, **options)
+    twice = cfc.estimate_deconvolution_memory(image_shape, psf.shape, psf=psf, memory_budget=budget,
+                                              halo_energy_fraction=0, **options)
+    shape_only = cfc.estimate_deconvolution_memory(image_shape, psf.shape, memory_budget=budget, **options)
+    print(f"\nbudget {budget}: energy halo {energy.tiles} tiles of {energy.grid_shape}, 2K {twice.tiles} tiles")
+    assert untiled.tiles == 1 and 1 < energy.tiles < twice.tiles
+    assert energy.peak_bytes <= budget and twice.peak_bytes <= budget
+    assert shape_only.tiles == twice.tiles  # no PSF values: 2K
+    assert energy.grid_shape[0] == untiled.grid_shape[0]  # the 35 planes are not split
+    # An explicit halo wins over the energy's.
+    given = cfc.estimate_deconvolution_memory(image_shape, psf.shape, psf=psf, memory_budget=budget, halo=362,
+                                              **options)
+    assert given.tiles == twice.tiles
+    for fraction in (1, 1.5, -0.1, "0.1", True):
+        with pytest.raises(ValueError, match="halo_energy_fraction"):
+            cfc.estimate_deconvolution_memory(image_shape, psf.shape, psf=psf, halo_energy_fraction=fraction)
+    with pytest.raises(ValueError, match="psf"):
+        cfc.estimate_deconvolution_memory(image_shape, psf.shape, psf=psf[:-1])
+
+
+# The seam bound of the halo from the PSF's energy (README): max |tiled - untiled| / max |untiled|.
+ENERGY_HALO_SEAM_BOUND = 1e-4
+
+
+@needs_gpu
+@pytest.mark.parametrize("psf_shape", [(15, 31, 31), (14, 30, 30)])
+@pytest.mark.parametrize("algorithm,edges,options",
+                         [("richardson-lucy", "non-circulant", {}), ("richardson-lucy", "boundary", {}),
+                          ("richardson-lucy", "non-circulant", dict(accelerate=True)),
+                          ("richardson-lucy", "non-circulant", dict(total_variation=0.002)),
+                          ("landweber", "boundary", {}), ("projected-landweber", "boundary", {}),
+                          ("tikhonov", "boundary", dict(regularization_constant=1e-2)),
+                          ("wiener", "boundary", dict(noise_variance=1e-2)), ("inverse", "boundary", {})])
+def test_tiles_with_the_energy_halo_stay_within_the_seam_bound(psf_shape, algorithm, edges, options):
+    # Odd and even widefield-like PSFs, every algorithm, 20 iterations: the tiled result under 40%
+    # of the untiled peak (the halo from the PSF's energy) against the untiled one; boundary edges
+    # 2K from the image's faces (ITK's circulant padding couples opposite faces of the whole image).
+    rng = np.random.default_rng(41)
+    psf = beam_psf(psf_shape, 1.2, 3.0)
+    shape = (40, 160, 320)
+    truth = (rng.random(shape) ** 8 * 10 + 0.1).astype(np.float32)
+    data = rng.poisson(cfc.convolve(truth, psf, boundary="constant") * 50).astype(np.float32) / 50
+    keywords = dict(edges=edges, **options)
+    untiled = cfc.deconvolve(data, psf, algorithm, 20, **keywords).astype(np.float64)
+    assert cfc.last_deconvolution_info().tiles == 1
+    whole = cfc.estimate_deconvolution_memory(shape, psf.shape, algorithm, psf=psf, iterations=20, **keywords)
+    budget = int(whole.peak_bytes * 0.4)
+    estimate = cfc.estimate_deconvolution_memory(shape, psf.shape, algorithm, psf=psf, iterations=20,
+                                                 memory_budget=budget, **keywords)
+    tiled = cfc.deconvolve(data, psf, algorithm, 20, memory_budget=budget, **keywords)
+    info = cfc.last_deconvolution_info()
+    assert info.tiles == estimate.tiles > 1 and estimate.peak_bytes <= budget
+    difference = np.abs(tiled - untiled)
+    if edges == "boundary":
+        difference = difference[tuple(slice(2 * k, -2 * k) for k in psf.shape)]
+    seam = float(difference.max() / np.abs(untiled).max())
+    print(f"\n{algorithm} {edges} {options} PSF {psf_shape}: {info.tiles} tiles, seam {seam:.2e}")
+    assert seam <= ENERGY_HALO_SEAM_BOUND

@@ -90,6 +90,7 @@ class DeconvolutionInfo(ctypes.Structure):
         ("peak_device_bytes", ctypes.c_uint64),
         ("memory_budget", ctypes.c_uint64),
         ("iterations", ctypes.c_uint32),
+        ("halo", ctypes.c_uint64 * 3),
     ]
 
 
