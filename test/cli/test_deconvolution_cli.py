@@ -174,7 +174,7 @@ def test_xml_is_the_kept_description_and_lists_every_flag():
     assert in_xml == in_parser - NOT_IN_XML
     assert in_xml >= {"algorithm", "iterations", "edges", "boundary", "constant", "normalize", "accelerate",
                       "background", "totalVariation", "tolerance", "alpha", "regularization", "noiseVariance",
-                      "threshold", "mode", "precision", "gpuMemoryBudget", "cpu", "divergenceFile"}
+                      "threshold", "mode", "precision", "gpuMemoryBudget", "haloEnergyFraction", "cpu", "divergenceFile"}
     images = sorted((int(p.findtext("index")), p.findtext("name"), p.findtext("channel")) for p in root.iter("image"))
     assert images == [(0, "inputVolume", "input"), (1, "psfVolume", "input"), (2, "outputVolume", "output")]
     algorithms = [e.text for p in root.iter("string-enumeration") if p.findtext("name") == "algorithm"
@@ -329,6 +329,8 @@ def test_estimate_with_a_budget_too_small_fails_cleanly(work):
     ("too many iterations", ["--iterations", "100001", "{w}/image.nrrd", "{w}/psf.nrrd", "{w}/bad.nrrd"], "--iterations"),
     ("negative weight", ["--totalVariation", "-1", "{w}/image.nrrd", "{w}/psf.nrrd", "{w}/bad.nrrd"], "negative"),
     ("budget 0", ["--gpuMemoryBudget", "0", "{w}/image.nrrd", "{w}/psf.nrrd", "{w}/bad.nrrd"], "budget"),
+    ("energy fraction 1", ["--haloEnergyFraction", "1", "{w}/image.nrrd", "{w}/psf.nrrd", "{w}/bad.nrrd"],
+     "--haloEnergyFraction must be in [0, 1)"),
     ("output folder missing", ["{w}/image.nrrd", "{w}/psf.nrrd", "{w}/nowhere/bad.nrrd"], "does not exist"),
     ("missing output", ["{w}/image.nrrd", "{w}/psf.nrrd"], "output file"),
 ])
