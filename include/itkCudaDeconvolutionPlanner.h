@@ -250,8 +250,9 @@ public:
    * the least radius about c = floor(K/2) whose window [c - r, c + r] holds all but \a fraction
    * of the energy (the light that reaches a voxel through the blur and its adjoint) and r50 the
    * radius holding half of it (how far the iterations carry a tile edge's error inwards,
-   * diffusively); 0 where the profile is all zero; twice the kernel size (DefaultHalo) where the
-   * window must reach the array's far edge, since the energy is then cut off by the array. */
+   * diffusively), at most twice the kernel size; 0 where the profile is all zero; twice the
+   * kernel size (DefaultHalo) where the window must reach the array's far edge, since the energy
+   * is then cut off by the array. */
   static SizeArray
   EnergyHalo(const EnergyProfiles & profiles, unsigned int dimension, double fraction, unsigned int iterations);
 

@@ -94,7 +94,8 @@ TestEnergyHalo()
   flat[2] = { 0.0, 0.0, 0.0 };      // no energy: no halo
   Planner::SizeArray halo = Planner::EnergyHalo(flat, 3, 0.2, 1);
   Expect(halo[0] == 8 + 6 && halo[1] == 0 && halo[2] == 0, "energy halo of a flat, a delta and an empty profile");
-  Expect(Planner::EnergyHalo(flat, 3, 0.2, 20)[0] == 8 + 27, "energy halo after 20 iterations (2 x 3 x 4.47)");
+  Expect(Planner::EnergyHalo(flat, 3, 0.2, 2)[0] == 8 + 9, "energy halo after 2 iterations (2 x 3 x 1.41)");
+  Expect(Planner::EnergyHalo(flat, 3, 0.2, 20)[0] == 22, "after 20 iterations 8 + 27, at most 2K");
   // All of it (or 5%): the window reaches the array's edge, so the energy is cut off: 2K.
   Expect(Planner::EnergyHalo(flat, 3, 0.0, 1)[0] == 22, "fraction 0: 2K");
   Expect(Planner::EnergyHalo(flat, 3, 0.05, 1)[0] == 22, "fraction 0.05 of a flat profile: 2K");
