@@ -31,8 +31,11 @@
 #include "itkCudaRichardsonLucyDeconvolutionImageFilter.h"
 #include "itkCudaTikhonovDeconvolutionImageFilter.h"
 #include "itkCudaWienerDeconvolutionImageFilter.h"
+#include "itkImageRegionIteratorWithIndex.h"
 #include "itkRichardsonLucyDeconvolutionImageFilter.h"
 #include "itkTestingMacros.h"
+
+#include <cmath>
 
 #include "CudaFFTConvolutionDeconvolutionTestUtilities.h"
 
@@ -320,6 +323,42 @@ CheckLargeKernel(ComputeDevice device)
 }
 } // namespace
 
+/** The halo from the kernel's energy in the filter's plan (the planner on its own is tested in
+ * itkCudaDeconvolutionPlannerTest): smaller than 2K for a Gaussian well inside its array, 2K with
+ * a fraction of 0, an explicit halo kept, fewer tiles under the same budget; a fraction of 1 is
+ * refused. */
+void
+CheckEnergyHalo()
+{
+  auto input = CudaFFTConvolutionTest::MakeImage<ImageType>(ImageType::IndexType{ { 0, 0 } },
+                                                            ImageType::SizeType{ { 2048, 2048 } });
+  input->FillBuffer(1.0f);
+  auto kernel = CudaFFTConvolutionTest::MakeImage<ImageType>(ImageType::IndexType{ { 0, 0 } },
+                                                             ImageType::SizeType{ { 31, 31 } });
+  for (itk::ImageRegionIteratorWithIndex<ImageType> it(kernel, kernel->GetBufferedRegion()); !it.IsAtEnd(); ++it)
+  {
+    const double x = it.GetIndex()[0] - 15.0;
+    const double y = it.GetIndex()[1] - 15.0;
+    it.Set(static_cast<float>(std::exp(-(x * x + y * y) / (2 * 1.5 * 1.5))));
+  }
+  auto filter = MakeFilter<RichardsonLucyType>(input, kernel, ComputeDevice::AUTOMATIC);
+  filter->SetNumberOfIterations(20);
+  filter->SetGPUMemoryBudget(filter->EstimateGPUMemory() / 2);
+  const auto energy = filter->MakeGPUPlan();
+  filter->SetHaloEnergyFraction(0);
+  const auto twice = filter->MakeGPUPlan();
+  filter->SetHalo(ImageType::SizeType{ { 5, 7 } });
+  const auto given = filter->MakeGPUPlan();
+  std::cout << "energy halo " << energy.halo[0] << "x" << energy.halo[1] << ", " << energy.tiles.size()
+            << " tiles; 2K: " << twice.tiles.size() << " tiles" << std::endl;
+  Expect(energy.halo[0] > 0 && energy.halo[0] < 62 && energy.halo[1] == energy.halo[0], "the energy halo is below 2K");
+  Expect(twice.halo[0] == 62 && twice.halo[1] == 62, "fraction 0: 2K");
+  Expect(given.halo[0] == 5 && given.halo[1] == 7, "an explicit halo is kept");
+  Expect(energy.tiles.size() > 1 && energy.tiles.size() < twice.tiles.size(), "fewer tiles with the energy halo");
+  filter->SetHaloEnergyFraction(1.0);
+  ExpectFailure("a halo energy fraction of 1", [&] { filter->EstimateGPUMemory(); }, "energy fraction");
+}
+
 int
 itkCudaFFTConvolutionDeconvolutionErrorsTest(int argc, char * argv[])
 {
@@ -343,6 +382,7 @@ itkCudaFFTConvolutionDeconvolutionErrorsTest(int argc, char * argv[])
   CheckZeroIterations(input, kernel, device);
   CheckStopIteration(device);
   CheckLargeKernel(device);
+  CheckEnergyHalo();
   std::cout << (CudaFFTConvolutionTest::Failures() == 0 ? "all checks passed" : "FAILED checks: ")
             << (CudaFFTConvolutionTest::Failures() == 0 ? "" : std::to_string(CudaFFTConvolutionTest::Failures()))
             << std::endl;
