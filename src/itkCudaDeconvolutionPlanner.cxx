@@ -212,40 +212,62 @@ struct AxisCut
   std::uint64_t grid{ 1 }; //!< the grid length of maxData
 };
 
-/** Every distinct cut of one axis (tile = ceil(n / count) for count = 1 .. n). */
-std::vector<AxisCut>
-AxisCuts(const Planner::Request & request, unsigned int axis, std::uint64_t halo)
+/** The data blocks of one axis cut into tiles of cut.tile output voxels: the longest and the sum
+ * of their lengths. Only tiles within a halo of the output's ends can be clipped by the input;
+ * the others read tile + 2 halo, so they are counted, not visited. */
+void
+MeasureCut(const Planner::Request & request, unsigned int axis, std::uint64_t halo, AxisCut & cut)
 {
   const std::uint64_t n = request.output.size[axis];
   const std::int64_t  inputFirst = request.input.index[axis];
   const std::int64_t  inputLast = inputFirst + static_cast<std::int64_t>(request.input.size[axis]) - 1;
-  std::vector<AxisCut> cuts;
-  for (std::uint64_t count = 1; count <= n; ++count)
+  const std::uint64_t h = std::min(halo, request.input.size[axis]); // more reads all of the input alike
+  const auto          data = [&](std::uint64_t k) {
+    const std::int64_t first = request.output.index[axis] + static_cast<std::int64_t>(k * cut.tile);
+    const std::int64_t last = first + static_cast<std::int64_t>(std::min(cut.tile, n - k * cut.tile)) - 1;
+    const std::int64_t reach = static_cast<std::int64_t>(h);
+    return static_cast<std::uint64_t>(std::min(last + reach, inputLast) - std::max(first - reach, inputFirst) + 1);
+  };
+  const std::uint64_t edge = std::min(cut.count, h / cut.tile + 2);
+  std::uint64_t       visited = 0;
+  cut.maxData = 0;
+  cut.sumData = 0;
+  for (std::uint64_t k = 0; k < cut.count; k = (k + 1 == edge && cut.count > 2 * edge) ? cut.count - edge : k + 1)
   {
-    const std::uint64_t tile = (n + count - 1) / count;
-    if (!cuts.empty() && cuts.back().tile == tile)
-    {
-      continue;
-    }
+    const std::uint64_t length = data(k);
+    cut.maxData = std::max(cut.maxData, length);
+    cut.sumData += length;
+    ++visited;
+  }
+  if (visited < cut.count)
+  {
+    cut.maxData = std::max(cut.maxData, cut.tile + 2 * h);
+    cut.sumData += (cut.count - visited) * (cut.tile + 2 * h);
+  }
+}
+
+/** Every distinct cut of one axis: tile = ceil(n / count) for count = 1 .. n, about 2 sqrt(n)
+ * values, each visited once. */
+std::vector<AxisCut>
+AxisCuts(const Planner::Request & request, unsigned int axis, std::uint64_t halo)
+{
+  const std::uint64_t  n = request.output.size[axis];
+  std::vector<AxisCut> cuts;
+  for (std::uint64_t count = 1; count <= n;)
+  {
     AxisCut cut;
-    cut.tile = tile;
-    cut.count = (n + tile - 1) / tile;
-    cut.maxData = 0;
-    cut.sumData = 0;
-    for (std::uint64_t at = 0; at < n; at += tile)
-    {
-      const std::int64_t first = request.output.index[axis] + static_cast<std::int64_t>(at);
-      const std::int64_t last = first + static_cast<std::int64_t>(std::min(tile, n - at)) - 1;
-      const std::int64_t h = static_cast<std::int64_t>(halo);
-      const std::uint64_t data =
-        static_cast<std::uint64_t>(std::min(last + h, inputLast) - std::max(first - h, inputFirst) + 1);
-      cut.maxData = std::max(cut.maxData, data);
-      cut.sumData += data;
-    }
+    cut.tile = (n + count - 1) / count;
+    cut.count = (n + cut.tile - 1) / cut.tile;
+    MeasureCut(request, axis, halo, cut);
     Planner::SizeArray block{ { 1, 1, 1 } };
     block[axis] = cut.maxData;
     cut.grid = Planner::GridSize(request, block)[axis];
     cuts.push_back(cut);
+    if (cut.tile == 1)
+    {
+      break;
+    }
+    count = (n + cut.tile - 2) / (cut.tile - 1); // the first count with a smaller tile
   }
   return cuts;
 }

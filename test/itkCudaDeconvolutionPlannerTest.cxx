@@ -26,6 +26,7 @@
 
 #include <cmath>
 #include <iostream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -284,6 +285,62 @@ TestCheapestOfAll()
   ExpectThrows([&] { Planner::MakePlan(request); }, "fraction 1.5");
 }
 
+/** Random requests (fixed seed) under a third of their untiled peak: the plan fits, covers the
+ * output once and is predicted no slower than halving the longest axis; and a 2^31-voxel 1-D
+ * signal plans at once (the cuts are counted, not enumerated voxel by voxel). */
+void
+TestRandomAndHuge()
+{
+  std::mt19937 generator(11);
+  unsigned int planned = 0;
+  for (unsigned int i = 0; i < 40; ++i)
+  {
+    Planner::Request request;
+    request.dimension = 1 + i % 3;
+    for (unsigned int a = 0; a < request.dimension; ++a)
+    {
+      request.input.index[a] = std::uniform_int_distribution<int>(-5, 5)(generator);
+      request.input.size[a] = std::uniform_int_distribution<std::uint64_t>(40, request.dimension == 1 ? 400000 : 300)(generator);
+      request.kernelSize[a] = std::uniform_int_distribution<std::uint64_t>(1, 15)(generator);
+    }
+    request.output = request.input;
+    request.edges = i % 2 ? Planner::Edges::NonCirculant : Planner::Edges::BoundaryCondition;
+    request.iterations = 1 + i;
+    request.planDataBytes = 0;
+    request.allocationGranularity = 1;
+    request.memoryBudget = Planner::MakePlan(request).memory.Peak() / 3;
+    const std::string name = "random request " + std::to_string(i);
+    try
+    {
+      const Planner::Plan plan = Planner::MakePlan(request);
+      Expect(plan.memory.Peak() <= request.memoryBudget, name + ": fits");
+      CheckCoverage(request, plan, name);
+      ++planned;
+      try
+      {
+        Expect(Planner::PredictSeconds(request, plan) <= Planner::PredictSeconds(request, HalvingPlan(request)) * (1 + 1e-12),
+               name + ": no slower than halving");
+      }
+      catch (const std::length_error &)
+      {
+      }
+    }
+    catch (const std::length_error &)
+    {
+      // a halo wider than a third of the memory allows: nothing fits, nothing to check
+    }
+  }
+  Expect(planned >= 30, "most random requests tile (" + std::to_string(planned) + " of 40)");
+  Planner::Request huge;
+  huge.dimension = 1;
+  huge.input.size = { { std::uint64_t{ 1 } << 31, 1, 1 } };
+  huge.output = huge.input;
+  huge.kernelSize = { { 101, 1, 1 } };
+  huge.memoryBudget = std::uint64_t{ 1 } << 30;
+  const Planner::Plan plan = Planner::MakePlan(huge);
+  Expect(plan.tiles.size() > 1 && plan.memory.Peak() <= huge.memoryBudget, "a 2^31-voxel signal in tiles");
+}
+
 /** The halo a request resolves to: given, from the kernel's energy, or 2K. */
 void
 TestResolveHalo()
@@ -312,6 +369,7 @@ itkCudaDeconvolutionPlannerTest(int, char *[])
   TestResolveHalo();
   TestCheapestOfAll();
   TestDeconwolfTiling();
+  TestRandomAndHuge();
   if (g_Failures != 0)
   {
     std::cout << g_Failures << " check(s) failed" << std::endl;
