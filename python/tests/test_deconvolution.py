@@ -570,7 +570,7 @@ def seam_difference(image, kernel, edges, halo, budget, untiled):
     """max |tiled - untiled| / max |untiled|; boundary edges: 2K from the image's faces (near them
     each tile's FFT grid pads differently, a boundary-edge result depends on its grid)."""
     estimate = cfc.estimate_deconvolution_memory(image.shape, kernel.shape, edges=edges, halo=halo,
-                                                 memory_budget=budget)
+                                                 memory_budget=budget, psf=kernel, iterations=20)
     assert estimate.tiles > 1
     tiled = cfc.richardson_lucy(image, kernel, 20, edges=edges, halo=halo, memory_budget=budget)
     assert cfc.last_deconvolution_info().tiles == estimate.tiles
@@ -620,8 +620,10 @@ def test_memory_estimate_covers_what_the_engine_allocates(algorithm, edges, acce
     if budget == "tiles":
         whole = cfc.estimate_deconvolution_memory(shape, kernel_shape, algorithm, precision=precision, **options)
         budget = int(whole.peak_bytes * 0.6)
+    # The plan the run makes: the same PSF (its energy sets the halo) and iterations (they weigh
+    # the tilings).
     estimate = cfc.estimate_deconvolution_memory(shape, kernel_shape, algorithm, precision=precision,
-                                                 memory_budget=budget, **options)
+                                                 memory_budget=budget, psf=kernel, iterations=3, **options)
     cfc.release()
     cfc.deconvolve(image, kernel, algorithm, 3, memory_budget=budget, **options)
     info = cfc.last_deconvolution_info()
