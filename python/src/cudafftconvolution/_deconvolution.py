@@ -203,17 +203,24 @@ def _settings(algorithm, iterations, edges, boundary, constant, mode, normalize,
                      _api._budget(memory_budget), _api._device(device))
 
 
+def halo_per_axis(halo, dimension):
+    """The halo of each axis (NumPy order; 0: the default, twice the kernel's size) from _halo's
+    reading of halo=."""
+    halo = halo or (0,)
+    if len(halo) == 1:
+        halo = halo * dimension
+    if len(halo) != dimension:
+        raise ValueError(f"the halo has {len(halo)} values for {dimension} axes")
+    return halo
+
+
 def _problem(settings, image_shape, kernel_shape, dtype, device_resident, compute_divergence):
     """The cfc_deconvolution of a problem (shapes in NumPy order)."""
     _api._check_shapes(image_shape, kernel_shape)
     problem = _native.deconvolution_defaults()
     dimension = len(image_shape)
     problem.dimension = dimension
-    halo = settings.halo or (0,)
-    if len(halo) == 1:
-        halo = halo * dimension
-    if len(halo) != dimension:
-        raise ValueError(f"the halo has {len(halo)} values for {dimension} axes")
+    halo = halo_per_axis(settings.halo, dimension)
     for axis in range(3):
         used = axis < dimension
         problem.image_size[axis] = image_shape[::-1][axis] if used else 1
@@ -296,7 +303,8 @@ def _range_of(operand):
     return float(np.min(array)), float(np.max(array))
 
 
-def _check_values(settings, operand, kernel):
+def check_kernel(settings, kernel):
+    """ValueError for a kernel these settings cannot deconvolve by (host values)."""
     if not np.all(np.isfinite(kernel)):
         raise ValueError("the kernel has NaN or infinite values")
     total = float(kernel.sum())
@@ -304,6 +312,10 @@ def _check_values(settings, operand, kernel):
         _cpu.normalized(kernel)  # ValueError for a kernel summing to 0
     if settings.richardson_lucy and not total > 0:
         raise ValueError(f"the kernel sums to {total}: Richardson-Lucy needs a kernel with a positive sum")
+
+
+def _check_values(settings, operand, kernel):
+    check_kernel(settings, kernel)
     low, high = _range_of(operand)
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError("the image has NaN or infinite values")
@@ -518,6 +530,13 @@ def deconvolve(image, kernel, algorithm="richardson-lucy", iterations=10, *, edg
     return _execute(settings, image, _host_kernel(kernel), callback, return_divergence, out)
 
 
+def check_richardson_lucy_options(options):
+    """TypeError for keywords beyond those of deconvolve that richardson_lucy passes through."""
+    unknown = set(options) - {"division_threshold", "weight_threshold", "greatest_prime_factor"}
+    if unknown:
+        raise TypeError(f"richardson_lucy() got unexpected keyword(s) {sorted(unknown)}")
+
+
 def richardson_lucy(image, psf, iterations=10, *, edges="non-circulant", boundary="zero-flux-neumann", constant=0.0,
                     mode="same", normalize=False, accelerate=False, background=0.0, total_variation=0.0,
                     tolerance=0.0, divergence_tolerance=0.0, return_divergence=False, precision=None,
@@ -526,9 +545,7 @@ def richardson_lucy(image, psf, iterations=10, *, edges="non-circulant", boundar
     non-circulant edges: the image must be non-negative and the PSF sum to a positive value.
     Other keywords of deconvolve (division_threshold, weight_threshold, greatest_prime_factor)
     pass through."""
-    unknown = set(options) - {"division_threshold", "weight_threshold", "greatest_prime_factor"}
-    if unknown:
-        raise TypeError(f"richardson_lucy() got unexpected keyword(s) {sorted(unknown)}")
+    check_richardson_lucy_options(options)
     return deconvolve(image, psf, "richardson-lucy", iterations, edges=edges, boundary=boundary, constant=constant,
                       mode=mode, normalize=normalize, accelerate=accelerate, background=background,
                       total_variation=total_variation, tolerance=tolerance, divergence_tolerance=divergence_tolerance,
