@@ -172,11 +172,11 @@ def test_the_ome_zarr_example_on_the_cluster(client, tmp_path):
     example = pathlib.Path(__file__).resolve().parents[1] / "examples" / "deconvolve_zarr.py"
     output = tmp_path / "out.ome.zarr"
     run = subprocess.run([sys.executable, str(example), "--output", str(output), "--iterations", "3",
-                          "--scheduler", client.scheduler.address, "--compare"],
+                          "--example-shape", "40", "96", "96", "--scheduler", client.scheduler.address, "--compare"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
-    assert summary["shape"] == [48, 192, 192] and summary["chunks"] == [24, 96, 96]
+    assert summary["shape"] == [40, 96, 96] and summary["chunks"] == [20, 48, 48]
     assert 0 <= summary["seam_error"] <= cfc_dask.SEAM_ERROR
     written = zarr.open_group(str(output), mode="r")
     image = written.attrs["ome"]["multiscales"][0]
