@@ -440,7 +440,7 @@ Run(const std::string & inputFile, const std::string & psfFile, const std::strin
   const auto           spacing = ParseSpacing(options.spacing, TImage::ImageDimension);
   ImageFileInformation information;
   auto                 input = ReadImageFile<TImage>(inputFile, spacing, information);
-  auto                 psf = itk::ReadImage<TImage>(psfFile);
+  auto                 psf = ReadKernelFile<TImage>(psfFile, input.GetPointer());
   const auto           outputType = ParseOutputType(options.outputType, information.componentType);
   Report               report;
   auto                 output = Deconvolve<TImage, TPrecision>(input, psf, options, report);

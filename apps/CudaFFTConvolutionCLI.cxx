@@ -154,7 +154,7 @@ Run(const std::string & inputFile, const std::string & kernelFile, const std::st
   const auto           spacing = ParseSpacing(options.spacing, VDimension);
   ImageFileInformation information;
   auto                 input = ReadImageFile<ImageType>(inputFile, spacing, information);
-  auto                 kernel = itk::ReadImage<ImageType>(kernelFile);
+  auto                 kernel = ReadKernelFile<ImageType>(kernelFile, input.GetPointer());
   const auto           outputType = ParseOutputType(options.outputType, information.componentType);
   auto                 output = Convolve<ImageType>(input, kernel, options, report);
   WriteImageFile<ImageType>(output, outputFile, outputType, information.unit);

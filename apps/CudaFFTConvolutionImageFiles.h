@@ -44,6 +44,7 @@ struct ImageFileInformation
 {
   itk::IOComponentEnum componentType{ itk::IOComponentEnum::FLOAT };
   std::string          unit; // of the spacing, from a TIFF file's metadata; "" when unknown
+  bool                 hasSpacing{ true }; // false for a TIFF without calibration (spacing 1 by default)
 };
 
 inline bool
@@ -213,6 +214,7 @@ ReadImageFile(const std::string & fileName, const std::vector<double> & spacing,
   {
     const TIFFStackInformation tiff = ReadTIFFStackInformation(fileName);
     information.unit = tiff.unit;
+    information.hasSpacing = !tiff.unit.empty() || tiff.spacing[0] > 0 || tiff.spacing[1] > 0 || tiff.spacing[2] > 0;
     for (unsigned int a = 0; a < TImage::ImageDimension; ++a)
     {
       imageSpacing[a] = tiff.spacing[a] > 0 ? tiff.spacing[a] : imageSpacing[a];
@@ -224,6 +226,21 @@ ReadImageFile(const std::string & fileName, const std::vector<double> & spacing,
   }
   image->SetSpacing(imageSpacing);
   return image;
+}
+
+/** Reads a kernel (PSF) file for \a input: a TIFF without calibration is taken to be sampled
+ * like the input (the filters apply a kernel voxel for voxel and warn when spacings differ). */
+template <typename TImage>
+typename TImage::Pointer
+ReadKernelFile(const std::string & fileName, const TImage * input)
+{
+  ImageFileInformation information;
+  auto                 kernel = ReadImageFile<TImage>(fileName, {}, information);
+  if (!information.hasSpacing)
+  {
+    kernel->SetSpacing(input->GetSpacing());
+  }
+  return kernel;
 }
 
 /** \a value as TPixel: rounded to the nearest integer and clamped to TPixel's range for integer
@@ -283,6 +300,7 @@ WriteConvertedImage(const TImage * image, const std::string & fileName, const st
   pixels.componentType = itk::ImageIOBase::MapPixelType<typename TImage::PixelType>::CType;
   pixels.dimension = TImage::ImageDimension;
   pixels.unit = unit;
+  pixels.name = itksys::SystemTools::GetFilenameName(fileName);
   for (unsigned int a = 0; a < TImage::ImageDimension; ++a)
   {
     pixels.size[a] = image->GetLargestPossibleRegion().GetSize(a);

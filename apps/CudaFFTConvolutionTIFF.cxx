@@ -283,13 +283,40 @@ ImageJDescription(const TIFFStackPixels & pixels)
 }
 
 std::string
-OMEDescription(const TIFFStackPixels & pixels, const std::string & name)
+XMLEscaped(const std::string & text)
+{
+  std::string escaped;
+  for (const char c : text)
+  {
+    switch (c)
+    {
+      case '&':
+        escaped += "&amp;";
+        break;
+      case '<':
+        escaped += "&lt;";
+        break;
+      case '>':
+        escaped += "&gt;";
+        break;
+      case '"':
+        escaped += "&quot;";
+        break;
+      default:
+        escaped += c;
+    }
+  }
+  return escaped;
+}
+
+std::string
+OMEDescription(const TIFFStackPixels & pixels)
 {
   std::ostringstream xml;
   const char *       axes[] = { "X", "Y", "Z" };
   xml << "<?xml version=\"1.0\" encoding=\"UTF-8\"?><OME xmlns=\"http://www.openmicroscopy.org/Schemas/OME/2016-06\" "
          "Creator=\"CudaFFTConvolution\"><Image ID=\"Image:0\" Name=\""
-      << name << "\"><Pixels ID=\"Pixels:0\" DimensionOrder=\"XYZCT\" Type=\"" << LayoutOf(pixels.componentType).omeType
+      << XMLEscaped(pixels.name) << "\"><Pixels ID=\"Pixels:0\" DimensionOrder=\"XYZCT\" Type=\"" << LayoutOf(pixels.componentType).omeType
       << "\"";
   for (unsigned int a = 0; a < 3; ++a)
   {
@@ -365,7 +392,7 @@ WriteTIFFStack(const std::string & fileName, const TIFFStackPixels & pixels, boo
     throw UsageError("cannot write the TIFF file '" + fileName + "'");
   }
   const std::string description =
-    ome ? OMEDescription(pixels, itksys::SystemTools::GetFilenameName(fileName)) : ImageJDescription(pixels);
+    ome ? OMEDescription(pixels) : ImageJDescription(pixels);
   bool written = true;
   for (unsigned long long z = 0; z < planes && written; ++z)
   {

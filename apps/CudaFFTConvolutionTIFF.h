@@ -66,6 +66,7 @@ struct TIFFStackPixels
   std::array<unsigned long long, 3> size{ { 1, 1, 1 } };
   std::array<double, 3>             spacing{ { 1, 1, 1 } };
   std::string                       unit; // "" when unknown
+  std::string                       name; // OME-XML's image name: the final file name
 };
 
 /** Writes \a pixels as an uncompressed TIFF stack, one page per z plane: ImageJ-style (x/y
