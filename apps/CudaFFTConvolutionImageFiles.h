@@ -53,34 +53,47 @@ IsTIFFImageIO(const itk::ImageIOBase & io)
   return std::string(io.GetNameOfClass()) == "TIFFImageIO";
 }
 
+/** What a TIFF file holds beyond one single-channel volume ("holds ...; split ..."), or "". */
+inline std::string
+TIFFContentProblem(const TIFFStackInformation & tiff)
+{
+  if (tiff.channels > 1 || tiff.timePoints > 1)
+  {
+    const std::string channels = std::to_string(tiff.channels) + " channels";
+    const std::string times = std::to_string(tiff.timePoints) + " time points";
+    const std::string holds = tiff.channels > 1 ? (tiff.timePoints > 1 ? channels + " and " + times : channels) : times;
+    return "holds " + holds + " (" + (tiff.format == "OME" ? "OME-TIFF" : "ImageJ hyperstack") + "); split the " +
+           (tiff.channels > 1 ? "channels" : "time points") +
+           " into single-channel 3-D stacks first and process each one";
+  }
+  if (!tiff.shape.empty())
+  {
+    return "holds an array of shape " + tiff.shape + " (tifffile); split it into single-channel 2-D or 3-D stacks first";
+  }
+  if (tiff.samplesPerPixel > 1)
+  {
+    // tifffile writes an array of 3 or 4 planes as RGB(A) unless given photometric='minisblack'.
+    return "holds " + std::to_string(tiff.samplesPerPixel) +
+           " channels (samples per pixel; tifffile writes 3 or 4 planes so unless given photometric='minisblack'); "
+           "split the channels first and process each one";
+  }
+  return std::string();
+}
+
 /** Refuses a file that holds more than one single-channel volume, naming what it holds. */
 inline void
 CheckSingleVolume(const itk::ImageIOBase & io, const std::string & fileName, const char * what)
 {
   const std::string file = std::string("the ") + what + " file '" + fileName + "'";
+  const std::string problem = IsTIFFImageIO(io) ? TIFFContentProblem(ReadTIFFStackInformation(fileName)) : "";
+  if (!problem.empty())
+  {
+    throw UsageError(file + " " + problem);
+  }
   if (io.GetNumberOfComponents() > 1)
   {
     throw UsageError(file + " holds " + std::to_string(io.GetNumberOfComponents()) +
                      " channels (components per voxel); split the channels first and process each one");
-  }
-  if (IsTIFFImageIO(io))
-  {
-    const TIFFStackInformation tiff = ReadTIFFStackInformation(fileName);
-    const std::string          kind = tiff.format == "OME" ? "OME-TIFF" : "ImageJ hyperstack";
-    if (tiff.channels > 1 || tiff.timePoints > 1)
-    {
-      const std::string channels = std::to_string(tiff.channels) + " channels";
-      const std::string times = std::to_string(tiff.timePoints) + " time points";
-      const std::string holds = tiff.channels > 1 ? (tiff.timePoints > 1 ? channels + " and " + times : channels) : times;
-      throw UsageError(file + " holds " + holds + " (" + kind + "); split the " +
-                       (tiff.channels > 1 ? "channels" : "time points") +
-                       " into single-channel 3-D stacks first and process each one");
-    }
-    if (!tiff.shape.empty())
-    {
-      throw UsageError(file + " holds an array of shape " + tiff.shape +
-                       " (tifffile); split it into single-channel 2-D or 3-D stacks first");
-    }
   }
   if (io.GetNumberOfDimensions() > 3)
   {
@@ -115,6 +128,12 @@ FileDimension(const std::string & fileName, const char * what)
   }
   catch (const itk::ExceptionObject & error)
   {
+    // ITK's TIFF reader refuses some multi-sample layouts (e.g. float RGB planes): say what it holds.
+    const std::string problem = IsTIFFImageIO(*io) ? TIFFContentProblem(ReadTIFFStackInformation(fileName)) : "";
+    if (!problem.empty())
+    {
+      throw UsageError(std::string("the ") + what + " file '" + fileName + "' " + problem);
+    }
     throw UsageError(std::string("the ") + what + " file '" + fileName + "' cannot be read: " +
                      OneLine(error.GetDescription()));
   }

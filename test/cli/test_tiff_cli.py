@@ -99,7 +99,8 @@ def work():
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
     kernel = psf()
-    tifffile.imwrite(path("psf.tif"), kernel)
+    # tifffile stores an array of 3 or 4 planes as RGB(A) unless told otherwise.
+    tifffile.imwrite(path("psf.tif"), kernel, photometric="minisblack")
     write_nrrd("psf.nrrd", kernel)
     for name, dtype, scale in (("float32", numpy.float32, 1.0), ("uint16", numpy.uint16, 1000.0),
                                ("uint8", numpy.uint8, 60.0)):
@@ -290,7 +291,8 @@ def multi_channel_files():
     tifffile.imwrite(path("rgb.tif"), numpy.ones((8, 8, 3), numpy.uint8), photometric="rgb")
     tifffile.imwrite(path("frames-imagej.tif"), numpy.ones((5, 4, 8, 8), numpy.float32), imagej=True,
                      metadata={"axes": "TZYX"})
-    tifffile.imwrite(path("four-d.tif"), numpy.ones((2, 4, 8, 8), numpy.float32))
+    tifffile.imwrite(path("four-d.tif"), numpy.ones((2, 5, 8, 8), numpy.float32))
+    tifffile.imwrite(path("three-planes.tif"), numpy.ones((3, 8, 8), numpy.float32))  # RGB to tifffile
 
 
 @pytest.mark.parametrize("tool", list(TOOLS))
@@ -299,11 +301,12 @@ def multi_channel_files():
     ("channels.ome.tif", "holds 2 channels (OME-TIFF); split the channels"),
     ("rgb.tif", "holds 3 channels"),
     ("frames-imagej.tif", "holds 5 time points (ImageJ hyperstack); split the time points"),
-    ("four-d.tif", "holds an array of shape [2, 4, 8, 8]"),
+    ("four-d.tif", "holds an array of shape [2, 5, 8, 8]"),
+    ("three-planes.tif", "holds 3 channels (samples per pixel; tifffile writes 3 or 4 planes so"),
 ])
 def test_multi_channel_and_time_series_are_refused_naming_what_they_hold(work, tool, name, message):
     multi_channel_files()
-    psf_file = "psf2d.tif" if name == "rgb.tif" else "psf.tif"
+    psf_file = "psf2d.tif" if name in ("rgb.tif", "three-planes.tif") else "psf.tif"
     if not os.path.exists(path("psf2d.tif")):
         tifffile.imwrite(path("psf2d.tif"), psf()[1])
     result = run(tool, path(name), path(psf_file), path("refused.tif"))
