@@ -33,8 +33,8 @@ namespace
 bool
 EndsWithIgnoringCase(const std::string & text, const std::string & ending)
 {
-  return itksys::SystemTools::LowerCase(text).size() >= ending.size() &&
-         itksys::SystemTools::LowerCase(text).compare(text.size() - ending.size(), ending.size(), ending) == 0;
+  const std::string lower = itksys::SystemTools::LowerCase(text);
+  return lower.size() >= ending.size() && lower.compare(lower.size() - ending.size(), ending.size(), ending) == 0;
 }
 
 /** libtiff reports warnings (e.g. tags it does not know) and errors on stderr by default; the
