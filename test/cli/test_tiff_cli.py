@@ -292,7 +292,9 @@ def multi_channel_files():
     tifffile.imwrite(path("frames-imagej.tif"), numpy.ones((5, 4, 8, 8), numpy.float32), imagej=True,
                      metadata={"axes": "TZYX"})
     tifffile.imwrite(path("four-d.tif"), numpy.ones((2, 5, 8, 8), numpy.float32))
-    tifffile.imwrite(path("three-planes.tif"), numpy.ones((3, 8, 8), numpy.float32))  # RGB to tifffile
+    # What tifffile up to 2023 writes for an array of 3 planes by default: float RGB planes.
+    tifffile.imwrite(path("three-planes.tif"), numpy.ones((3, 8, 8), numpy.float32), photometric="rgb",
+                     planarconfig="separate")
 
 
 @pytest.mark.parametrize("tool", list(TOOLS))
