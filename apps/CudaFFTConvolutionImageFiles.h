@@ -43,7 +43,7 @@ namespace CudaFFTConvolutionCLI
 struct ImageFileInformation
 {
   itk::IOComponentEnum componentType{ itk::IOComponentEnum::FLOAT };
-  std::string          unit; // of the spacing, from a TIFF file's metadata; "" when unknown
+  std::string          unit;               // of the spacing, from a TIFF file's metadata; "" when unknown
   bool                 hasSpacing{ true }; // false for a TIFF without calibration (spacing 1 by default)
 };
 
@@ -68,7 +68,8 @@ TIFFContentProblem(const TIFFStackInformation & tiff)
   }
   if (!tiff.shape.empty())
   {
-    return "holds an array of shape " + tiff.shape + " (tifffile); split it into single-channel 2-D or 3-D stacks first";
+    return "holds an array of shape " + tiff.shape +
+           " (tifffile); split it into single-channel 2-D or 3-D stacks first";
   }
   if (tiff.samplesPerPixel > 1)
   {
@@ -134,8 +135,8 @@ FileDimension(const std::string & fileName, const char * what)
     {
       throw UsageError(std::string("the ") + what + " file '" + fileName + "' " + problem);
     }
-    throw UsageError(std::string("the ") + what + " file '" + fileName + "' cannot be read: " +
-                     OneLine(error.GetDescription()));
+    throw UsageError(std::string("the ") + what + " file '" + fileName +
+                     "' cannot be read: " + OneLine(error.GetDescription()));
   }
   CheckSingleVolume(*io, fileName, what);
   return io->GetNumberOfDimensions();
@@ -194,9 +195,9 @@ inline itk::IOComponentEnum
 ParseOutputType(const std::string & name, itk::IOComponentEnum inputType = itk::IOComponentEnum::FLOAT)
 {
   using C = itk::IOComponentEnum;
-  const std::pair<const char *, C> types[] = { { "float", C::FLOAT },   { "double", C::DOUBLE }, { "uint8", C::UCHAR },
-                                               { "int8", C::CHAR },     { "uint16", C::USHORT }, { "int16", C::SHORT },
-                                               { "uint32", C::UINT },   { "int32", C::INT } };
+  const std::pair<const char *, C> types[] = { { "float", C::FLOAT }, { "double", C::DOUBLE }, { "uint8", C::UCHAR },
+                                               { "int8", C::CHAR },   { "uint16", C::USHORT }, { "int16", C::SHORT },
+                                               { "uint32", C::UINT }, { "int32", C::INT } };
   for (const auto & type : types)
   {
     if (name == type.first)

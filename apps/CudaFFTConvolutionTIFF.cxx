@@ -191,7 +191,7 @@ ReadTIFFStackInformation(const std::string & fileName)
   uint16_t samples = 1;
   TIFFGetFieldDefaulted(tiff, TIFFTAG_SAMPLESPERPIXEL, &samples);
   information.samplesPerPixel = samples;
-  char * text = nullptr;
+  char *            text = nullptr;
   const std::string description =
     TIFFGetField(tiff, TIFFTAG_IMAGEDESCRIPTION, &text) == 1 && text != nullptr ? std::string(text) : std::string();
   if (description.compare(0, 7, "ImageJ=") == 0)
@@ -316,8 +316,8 @@ OMEDescription(const TIFFStackPixels & pixels)
   const char *       axes[] = { "X", "Y", "Z" };
   xml << "<?xml version=\"1.0\" encoding=\"UTF-8\"?><OME xmlns=\"http://www.openmicroscopy.org/Schemas/OME/2016-06\" "
          "Creator=\"CudaFFTConvolution\"><Image ID=\"Image:0\" Name=\""
-      << XMLEscaped(pixels.name) << "\"><Pixels ID=\"Pixels:0\" DimensionOrder=\"XYZCT\" Type=\"" << LayoutOf(pixels.componentType).omeType
-      << "\"";
+      << XMLEscaped(pixels.name) << "\"><Pixels ID=\"Pixels:0\" DimensionOrder=\"XYZCT\" Type=\""
+      << LayoutOf(pixels.componentType).omeType << "\"";
   for (unsigned int a = 0; a < 3; ++a)
   {
     xml << " Size" << axes[a] << "=\"" << (a < pixels.dimension ? pixels.size[a] : 1) << "\"";
@@ -339,8 +339,11 @@ OMEDescription(const TIFFStackPixels & pixels)
 
 /** Writes one plane as the current page, with its tags; false when libtiff fails. */
 bool
-WritePage(TIFF * tiff, const TIFFStackPixels & pixels, const SampleLayout & layout, const char * plane,
-          const std::string & description)
+WritePage(TIFF *                  tiff,
+          const TIFFStackPixels & pixels,
+          const SampleLayout &    layout,
+          const char *            plane,
+          const std::string &     description)
 {
   const auto width = static_cast<uint32_t>(pixels.size[0]);
   const auto height = static_cast<uint32_t>(pixels.size[1]);
@@ -391,9 +394,8 @@ WriteTIFFStack(const std::string & fileName, const TIFFStackPixels & pixels, boo
   {
     throw UsageError("cannot write the TIFF file '" + fileName + "'");
   }
-  const std::string description =
-    ome ? OMEDescription(pixels) : ImageJDescription(pixels);
-  bool written = true;
+  const std::string description = ome ? OMEDescription(pixels) : ImageJDescription(pixels);
+  bool              written = true;
   for (unsigned long long z = 0; z < planes && written; ++z)
   {
     const char * plane = static_cast<const char *>(pixels.buffer) + z * planeBytes;

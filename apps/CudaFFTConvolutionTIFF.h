@@ -34,14 +34,14 @@ namespace CudaFFTConvolutionCLI
 /** What a TIFF file's tags and description say about its voxels. */
 struct TIFFStackInformation
 {
-  std::string           format;                // "ImageJ", "OME" or "" (a plain TIFF)
+  std::string           format;                 // "ImageJ", "OME" or "" (a plain TIFF)
   std::array<double, 3> spacing{ { 0, 0, 0 } }; // x, y, z; 0 where the file gives none
-  std::string           unit;                  // of the spacing ("µm", "nm", "mm", ...); "" when unnamed
+  std::string           unit;                   // of the spacing ("µm", "nm", "mm", ...); "" when unnamed
   unsigned int          channels{ 1 };
   unsigned int          timePoints{ 1 };
   unsigned int          samplesPerPixel{ 1 };
   unsigned int          pages{ 0 };
-  std::string           shape;                 // tifffile's "shape" of more than 3 axes, e.g. "[2, 16, 8, 8]"
+  std::string           shape; // tifffile's "shape" of more than 3 axes, e.g. "[2, 16, 8, 8]"
 };
 
 /** True for names ending in .tif or .tiff (any case, .ome.tif included). */
