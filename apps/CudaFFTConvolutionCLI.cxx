@@ -21,9 +21,11 @@
 // (--flag value, bare boolean flags, positionals), progress goes to stdout as <filter-progress>.
 //   CudaFFTConvolution [options] input kernel output
 //   CudaFFTConvolution --estimate input kernel          (the GPU memory plan, then exit)
-//   CudaFFTConvolution --demo OUTDIR [--demo-scale S]
+//   CudaFFTConvolution --demo OUTDIR [--demo-scale S] [--demo-format nrrd|tif]
+// Image files: any format ITK reads, TIFF stacks and OME-TIFF included (CudaFFTConvolutionImageFiles.h).
 
 #include "CudaFFTConvolutionCLISupport.h"
+#include "CudaFFTConvolutionImageFiles.h"
 #include "CudaFFTConvolutionDemo.h"
 #include "CudaFFTConvolutionXML.h"
 
@@ -51,6 +53,8 @@ struct Options
   itk::SizeValueType budget{ 0 }; // 0: automatic
   bool               cpu{ false };
   bool               progress{ false };
+  std::string        spacing;                // --spacing "sx,sy[,sz]", "" for the file's
+  std::string        outputType{ "float" }; // ParseOutputType
 };
 
 /** What a run reports back (Slicer's return parameters). */
@@ -147,10 +151,13 @@ Run(const std::string & inputFile, const std::string & kernelFile, const std::st
   Report report;
   ParseMode(options.mode);
   MakeBoundary<ImageType>(options.boundary, options.constant);
-  auto input = itk::ReadImage<ImageType>(inputFile);
-  auto kernel = itk::ReadImage<ImageType>(kernelFile);
-  auto output = Convolve<ImageType>(input, kernel, options, report);
-  WriteAtomically<ImageType>(output, outputFile);
+  const auto           spacing = ParseSpacing(options.spacing, VDimension);
+  ImageFileInformation information;
+  auto                 input = ReadImageFile<ImageType>(inputFile, spacing, information);
+  auto                 kernel = ReadKernelFile<ImageType>(kernelFile, input.GetPointer());
+  const auto           outputType = ParseOutputType(options.outputType, information.componentType);
+  auto                 output = Convolve<ImageType>(input, kernel, options, report);
+  WriteImageFile<ImageType>(output, outputFile, outputType, information.unit);
   return report;
 }
 
@@ -162,7 +169,7 @@ SecondsSince(std::chrono::steady_clock::time_point start)
 }
 
 int
-Demo(const std::string & folder, unsigned int scale, const Options & base)
+Demo(const std::string & folder, unsigned int scale, const std::string & format, const Options & base)
 {
   using namespace CudaFFTConvolutionDemo;
   using Clock = std::chrono::steady_clock;
@@ -186,7 +193,10 @@ Demo(const std::string & folder, unsigned int scale, const Options & base)
   double     projectionSeconds = 0;
   const auto write = [&](const ImageType * image, const std::string & name, double gamma) {
     auto begin = Clock::now();
-    WriteVolume(image, folder + "/" + name + ".nrrd");
+    if (format == "tif")
+      WriteImageFile(image, folder + "/" + name + ".tif", itk::IOComponentEnum::FLOAT, "");
+    else
+      WriteVolume(image, folder + "/" + name + ".nrrd");
     volumeSeconds += SecondsSince(begin);
     begin = Clock::now();
     WriteProjections(image, folder + "/" + name + ".png", gamma);
@@ -218,8 +228,8 @@ Demo(const std::string & folder, unsigned int scale, const Options & base)
                 << std::endl;
     }
   }
-  std::cout << "demo: wrote phantom, psf and convolved-{same,valid,full} as .nrrd volumes (uncompressed) and .png "
-               "projections (xy | zy)"
+  std::cout << "demo: wrote phantom, psf and convolved-{same,valid,full} as ."
+            << (format == "tif" ? "tif stacks" : "nrrd volumes") << " (uncompressed) and .png projections (xy | zy)"
             << std::endl;
   std::ostringstream timing;
   timing << std::fixed << std::setprecision(2) << "demo timing: " << SecondsSince(total) << " s in all\n  generate "
@@ -272,6 +282,9 @@ Main(int argc, char * argv[])
   TCLAP::SwitchArg             cpu("", "cpu", "run on the CPU (ITK's FFT filters) even where a GPU is present", cmd);
   TCLAP::SwitchArg             estimate("", "estimate", "print the GPU memory plan and tiling for input and kernel, then exit", cmd);
   TCLAP::ValueArg<std::string> demo("", "demo", "run the demo, writing its volumes and pictures to this folder", false, "", "folder", cmd);
+  TCLAP::ValueArg<std::string> spacing("", "spacing", "voxel spacing of the input, sx,sy[,sz], instead of the file's", false, "", "sx,sy,sz", cmd);
+  TCLAP::ValueArg<std::string> outputType("", "output-type", "voxel type of the output file: float (default), input (the input's), double, uint8, int8, uint16, int16, uint32 or int32 (integers rounded and clamped)", false, "float", "type", cmd);
+  TCLAP::ValueArg<std::string> demoFormat("", "demo-format", "the demo's volumes as nrrd (default) or tif stacks", false, "nrrd", "format", cmd);
   TCLAP::ValueArg<unsigned int> demoScale("", "demo-scale", "divide the demo's sizes by this (1: the notebook's)", false, 1, "factor", cmd);
   SlicerArguments              slicer(cmd);
   TCLAP::UnlabeledMultiArg<std::string> files("files", "input image, kernel (PSF) image and output image", false, "input kernel output", cmd);
@@ -286,7 +299,10 @@ Main(int argc, char * argv[])
   options.budget = ParseBudget(budget.getValue());
   options.cpu = cpu.getValue();
   options.progress = true;
+  options.spacing = spacing.getValue();
+  options.outputType = outputType.getValue();
   ParseMode(options.mode);
+  ParseOutputType(options.outputType);
   CheckPrecision(options.precision);
   if (!demo.isSet())
   {
@@ -296,8 +312,12 @@ Main(int argc, char * argv[])
   {
     throw UsageError("--demo-scale must be between 1 and 16");
   }
+  if (demoFormat.getValue() != "nrrd" && demoFormat.getValue() != "tif")
+  {
+    throw UsageError("unknown --demo-format '" + demoFormat.getValue() + "': use nrrd or tif");
+  }
   options.progress = false;
-  return Demo(demo.getValue(), demoScale.getValue(), options);
+  return Demo(demo.getValue(), demoScale.getValue(), demoFormat.getValue(), options);
 }
 } // namespace
 

@@ -19,7 +19,7 @@
 #define CudaFFTConvolutionCLISupport_h
 
 // What the module's command-line tools (CudaFFTConvolution, CudaDeconvolution) share as 3D Slicer
-// CLI modules: --xml, argument parsing helpers, reading and writing image files, progress lines,
+// CLI modules: --xml, argument parsing helpers, writing files atomically, progress lines,
 // return parameters, and the way a failure ends the process (one line on stderr, exit 1, no
 // partial output file).
 
@@ -222,50 +222,6 @@ MakeBoundary(const std::string & boundary, double constant)
       break;
   }
   return std::make_unique<itk::ZeroFluxNeumannBoundaryCondition<TImage>>();
-}
-
-/** Dimension of an image file, read from its header; a clear message when it cannot be read. */
-inline unsigned int
-FileDimension(const std::string & fileName, const char * what)
-{
-  if (!itksys::SystemTools::FileExists(fileName, true))
-  {
-    throw UsageError(std::string("the ") + what + " file '" + fileName + "' does not exist");
-  }
-  auto io = itk::ImageIOFactory::CreateImageIO(fileName.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
-  if (io.IsNull())
-  {
-    throw UsageError(std::string("the ") + what + " file '" + fileName + "' is not an image ITK can read");
-  }
-  io->SetFileName(fileName);
-  try
-  {
-    io->ReadImageInformation();
-  }
-  catch (const itk::ExceptionObject & error)
-  {
-    throw UsageError(std::string("the ") + what + " file '" + fileName + "' cannot be read: " +
-                     OneLine(error.GetDescription()));
-  }
-  return io->GetNumberOfDimensions();
-}
-
-/** The dimension of an image file and its kernel file, which must agree and be 2 or 3. */
-inline unsigned int
-ImageAndKernelDimension(const std::string & imageFile, const std::string & kernelFile, const char * kernelName)
-{
-  const unsigned int dimension = FileDimension(imageFile, "input");
-  const unsigned int kernelDimension = FileDimension(kernelFile, kernelName);
-  if (dimension != kernelDimension)
-  {
-    throw UsageError("the input has " + std::to_string(dimension) + " dimensions but the " + kernelName + " has " +
-                     std::to_string(kernelDimension));
-  }
-  if (dimension != 2 && dimension != 3)
-  {
-    throw UsageError("the input has " + std::to_string(dimension) + " dimensions; 2 or 3 are supported");
-  }
-  return dimension;
 }
 
 /** Writes \a fileName through a temporary name in the same folder, which \a write(name) fills,

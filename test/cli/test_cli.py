@@ -64,7 +64,8 @@ def test_xml_is_the_kept_description():
     root = ElementTree.fromstring(result.stdout.encode())
     assert root.tag == "executable"
     flags = {p.findtext("longflag"): p for p in root.iter() if p.find("longflag") is not None}
-    assert set(flags) == {"mode", "boundary", "constant", "normalize", "precision", "budget", "cpu"}
+    assert set(flags) == {"mode", "boundary", "constant", "normalize", "precision", "budget", "cpu", "spacing",
+                          "output-type"}
     assert [e.text for e in flags["mode"].findall("element")] == ["same", "valid", "full"]
     images = sorted((int(p.findtext("index")), p.findtext("channel")) for p in root.iter("image"))
     assert images == [(0, "input"), (1, "input"), (2, "output")]
