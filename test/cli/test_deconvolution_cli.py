@@ -430,6 +430,8 @@ def test_fft_backends_agree_and_are_reported(work, gpu, edges):
     """cuFFT and VkFFT give one Richardson-Lucy result; the return parameters say which ran (cuFFT
     in place of VkFFT only with the library's warning); on the CPU, none."""
     numpy = pytest.importorskip("numpy")
+    if not gpu and edges == "non-circulant":
+        pytest.skip("non-circulant edges need a GPU")
     values, used = {}, {}
     for backend in ("cufft", "vkfft"):
         output = os.path.join(work, f"backend-{edges}-{backend}.nrrd")
