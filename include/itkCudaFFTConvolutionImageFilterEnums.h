@@ -33,7 +33,7 @@ namespace itk
  *
  * \ingroup CudaFFTConvolution
  */
-class CudaFFTConvolutionImageFilterEnums
+class CudaFFTConvolution_EXPORT CudaFFTConvolutionImageFilterEnums
 {
 public:
   /** \brief Which part of the convolution the output holds.
@@ -87,11 +87,11 @@ public:
 
   /** The one reading of a backend name, for every face: "auto", "cufft" or "vkfft", case
    * ignored. Any other name throws std::invalid_argument naming it and the choices. */
-  static CudaFFTConvolution_EXPORT FFTBackend
+  static FFTBackend
   FFTBackendFromName(const std::string & name);
 
   /** "auto", "cufft" or "vkfft". */
-  static CudaFFTConvolution_EXPORT const char *
+  static const char *
   FFTBackendName(FFTBackend backend);
 };
 
