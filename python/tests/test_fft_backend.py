@@ -11,6 +11,7 @@ import pytest
 
 import cudafftconvolution as cfc
 import cudafftconvolution.dask as cfc_dask
+from cudafftconvolution import _api, _native
 from conftest import GPU, needs_gpu
 
 IMAGE = np.random.default_rng(18).random((12, 14, 10)).astype(np.float32) + 0.1
@@ -67,6 +68,22 @@ def test_estimates_take_every_backend():
         assert estimate.peak_bytes > 0 and estimate.tiles == 1
         deconvolution = cfc.estimate_deconvolution_memory(IMAGE.shape, PSF.shape, fft_backend=name)
         assert deconvolution.peak_bytes > 0 and deconvolution.tiles == 1
+
+
+def test_the_c_abi_refuses_an_unknown_backend_number():
+    if cfc.LOAD_ERROR:
+        pytest.skip(f"the native library is not loaded: {cfc.LOAD_ERROR}")
+    problem = _api._problem((10, 10), (3, 3), "same", "constant", np.float32, 0, False)
+    for code in (-1, 4):
+        problem.fft_backend = code
+        with pytest.raises(ValueError, match=rf"unknown fft_backend {code} \(0 the environment's default, 1 auto, "
+                                             r"2 cufft, 3 vkfft\)"):
+            _native.plan(problem, -1)
+    deconvolution = _native.deconvolution_defaults()
+    assert deconvolution.fft_backend == 0  # the environment's
+    deconvolution.fft_backend = 9
+    with pytest.raises(ValueError, match="unknown fft_backend 9"):
+        _native.deconvolution_plan(deconvolution, -1)
 
 
 # ---- GPU ---------------------------------------------------------------------------------------
