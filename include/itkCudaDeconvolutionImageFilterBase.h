@@ -359,8 +359,8 @@ private:
   ComputeDeviceEnum m_LastComputeDevice{ ComputeDeviceEnum::AUTOMATIC };
   int               m_GPUDevice{ -1 };
   int               m_LastGPUDevice{ -1 };
-  FFTBackendEnum m_FFTBackend{ FFTBackendEnum::CUFFT }; // the constructor sets the environment's
-  FFTBackendEnum m_LastFFTBackend{ FFTBackendEnum::AUTO };
+  FFTBackendEnum    m_FFTBackend{ FFTBackendEnum::CUFFT }; // the constructor reads the environment
+  FFTBackendEnum    m_LastFFTBackend{ FFTBackendEnum::AUTO };
   SizeValueType     m_GPUMemoryBudget{ 0 };
   SizeValueType     m_NumberOfTiles{ 0 };
   SizeValueType     m_LastEstimatedGPUMemory{ 0 };

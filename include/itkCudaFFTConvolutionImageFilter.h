@@ -347,8 +347,8 @@ private:
 
   int                    m_GPUDevice{ -1 };
   int                    m_LastGPUDevice{ -1 };
-  FFTBackendEnum m_FFTBackend{ FFTBackendEnum::CUFFT }; // the constructor sets the environment's
-  FFTBackendEnum m_LastFFTBackend{ FFTBackendEnum::AUTO };
+  FFTBackendEnum         m_FFTBackend{ FFTBackendEnum::CUFFT }; // the constructor reads the environment
+  FFTBackendEnum         m_LastFFTBackend{ FFTBackendEnum::AUTO };
 
   std::unique_ptr<CudaFFTConvolutionEngine> m_Engine;
 
