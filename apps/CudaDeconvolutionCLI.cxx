@@ -77,6 +77,7 @@ struct Options
   bool               cpu{ false };
   std::string        spacing;                // --spacing "sx,sy[,sz]", "" for the file's
   std::string        outputType{ "float" }; // ParseOutputType
+  std::string        fftBackend{}; // "": the environment's (cuFFT when unset)
 };
 
 /** What a run reports back (printed, and Slicer's return parameters). */
@@ -88,6 +89,7 @@ struct Report
   unsigned int        iterations{ 0 }; // done (by the last tile); 0 for the direct methods
   std::vector<double> divergence;      // entry i: after i iterations
   itk::SizeValueType  greatestPrimeFactor{ 0 };
+  std::string         fftBackend{ "none" }; // cufft or vkfft on the GPU
 };
 
 Algorithm
@@ -177,6 +179,7 @@ CheckOptions(const Options & options)
   ParseDeconvolutionMode(options.mode);
   CheckPrecision(options.precision);
   ParseOutputType(options.outputType);
+  CheckFFTBackend(options.fftBackend);
   if (options.iterations < 0 || options.iterations > static_cast<int>(Planner::MaximumIterations))
     throw UsageError("--iterations must be between 0 (the initial estimate) and " +
                      std::to_string(Planner::MaximumIterations));
@@ -296,6 +299,7 @@ MakeFilter(const TImage * input, const TImage * psf, const Options & options)
   filter->SetEdges(ParseEdges(options.edges));
   filter->SetGPUMemoryBudget(options.budget);
   filter->SetComputeDevice(options.cpu ? ComputeDevice::CPU : ComputeDevice::AUTOMATIC);
+  SetFFTBackend(filter.GetPointer(), options.fftBackend);
   return filter;
 }
 
@@ -351,7 +355,8 @@ PrintSummary(const TImage * input, const TImage * psf, const Options & options, 
     std::cout << ", " << report.iterations << " iteration(s)" << (options.accelerate ? ", accelerated" : "");
   }
   std::cout << ", " << options.edges << " edges, " << options.boundary << (options.normalize ? ", normalized" : "")
-            << ", " << options.mode << ", " << options.precision << ") on the " << report.device << " in "
+            << ", " << options.mode << ", " << options.precision << ") on the " << report.device
+            << (report.fftBackend != "none" ? " (" + report.fftBackend + ")" : std::string()) << " in "
             << report.seconds * 1e3 << " ms: " << report.tiles << " tile(s), greatest prime factor "
             << report.greatestPrimeFactor << std::endl;
 }
@@ -374,6 +379,7 @@ Deconvolve(const TImage * input, const TImage * psf, const Options & options, Re
   report.device = filter->GetLastComputeDevice() == ComputeDevice::GPU ? "GPU" : "CPU";
   report.tiles = filter->GetNumberOfTiles();
   report.greatestPrimeFactor = filter->GetSizeGreatestPrimeFactor();
+  report.fftBackend = LastFFTBackendName(filter.GetPointer());
   if (iterative != nullptr)
   {
     report.iterations = iterative->GetIteration();
@@ -519,6 +525,7 @@ DeconvolveFiles(const std::vector<std::string> & paths,
   parameters.Add("computeDevice", report.device);
   parameters.Add("elapsedSeconds", report.seconds);
   parameters.Add("iterationsDone", report.iterations);
+  parameters.Add("fftBackend", report.fftBackend);
   parameters.Write(returnParameterFile);
   return EXIT_SUCCESS;
 }
@@ -552,6 +559,7 @@ Main(int argc, char * argv[])
   TCLAP::SwitchArg             cpu("", "cpu", "run on the CPU (ITK's deconvolution filters) even where a GPU is present", cmd);
   TCLAP::ValueArg<std::string> spacing("", "spacing", "voxel spacing of the input, sx,sy[,sz], instead of the file's", false, "", "sx,sy,sz", cmd);
   TCLAP::ValueArg<std::string> outputType("", "output-type", "voxel type of the output file: float (default), input (the input's), double, uint8, int8, uint16, int16, uint32 or int32 (integers rounded and clamped)", false, defaults.outputType, "type", cmd);
+  TCLAP::ValueArg<std::string> fftBackend("", "fft-backend", "the GPU's FFT library: auto, cufft or vkfft (default: the environment's CUDAFFTCONVOLUTION_FFT_BACKEND, cufft when unset)", false, "", "backend", cmd);
   TCLAP::SwitchArg             estimate("", "estimate", "print the GPU memory plan and tiles for input and PSF, then exit", cmd);
   SlicerArguments              slicer(cmd);
   TCLAP::UnlabeledMultiArg<std::string> files("files", "input image, PSF image and output image", false, "input psf output", cmd);
@@ -579,6 +587,7 @@ Main(int argc, char * argv[])
   options.cpu = cpu.getValue();
   options.spacing = spacing.getValue();
   options.outputType = outputType.getValue();
+  options.fftBackend = fftBackend.getValue();
   CheckOptions(options);
   return DeconvolveFiles(files.getValue(), estimate.getValue(), options, slicer.returnParameterFile.getValue());
 }

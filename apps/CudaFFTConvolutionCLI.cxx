@@ -52,6 +52,7 @@ struct Options
   std::string        precision{ "float" };
   itk::SizeValueType budget{ 0 }; // 0: automatic
   bool               cpu{ false };
+  std::string        fftBackend{}; // "": the environment's (cuFFT when unset)
   bool               progress{ false };
   std::string        spacing;                // --spacing "sx,sy[,sz]", "" for the file's
   std::string        outputType{ "float" }; // ParseOutputType
@@ -64,6 +65,7 @@ struct Report
   double       seconds{ 0 };
   int          gpu{ -1 }; // the CUDA device ordinal, -1 on the CPU
   unsigned int tiles{ 0 };
+  std::string  fftBackend{ "none" }; // cufft or vkfft on the GPU
 };
 
 template <typename TImage, typename TPrecision>
@@ -80,6 +82,7 @@ Convolve(const TImage * input, const TImage * kernel, const Options & options, R
   filter->SetOutputRegion(ParseMode(options.mode));
   filter->SetGPUMemoryBudget(options.budget);
   filter->SetComputeDevice(options.cpu ? ComputeDevice::CPU : ComputeDevice::AUTOMATIC);
+  SetFFTBackend(filter.GetPointer(), options.fftBackend);
   if (options.progress)
   {
     PrintProgressEvents(filter);
@@ -90,9 +93,11 @@ Convolve(const TImage * input, const TImage * kernel, const Options & options, R
   report.device = filter->GetLastComputeDevice() == ComputeDevice::GPU ? "GPU" : "CPU";
   report.gpu = filter->GetLastGPUDevice();
   report.tiles = static_cast<unsigned int>(filter->GetNumberOfTiles());
+  report.fftBackend = LastFFTBackendName(filter.GetPointer());
   std::cout << "convolved " << input->GetLargestPossibleRegion().GetSize() << " with "
             << kernel->GetLargestPossibleRegion().GetSize() << " (" << options.mode << ", " << options.boundary
-            << (options.normalize ? ", normalized" : "") << ") on the " << report.device << " in " << report.seconds * 1e3
+            << (options.normalize ? ", normalized" : "") << ") on the " << report.device
+            << (report.fftBackend != "none" ? " (" + report.fftBackend + ")" : std::string()) << " in " << report.seconds * 1e3
             << " ms: " << filter->GetNumberOfTiles() << " tile(s), FFT size " << filter->GetLastFFTSize()[0] << "x"
             << filter->GetLastFFTSize()[1] << "x" << filter->GetLastFFTSize()[2] << std::endl;
   typename TImage::Pointer output = filter->GetOutput();
@@ -261,6 +266,7 @@ ConvolveFiles(const std::vector<std::string> & paths, bool estimate, const Optio
   ReturnParameters parameters;
   parameters.Add("computeDevice", report.device);
   parameters.Add("elapsedSeconds", report.seconds);
+  parameters.Add("fftBackend", report.fftBackend);
   parameters.Write(returnParameterFile);
   return EXIT_SUCCESS;
 }
@@ -280,6 +286,7 @@ Main(int argc, char * argv[])
   TCLAP::ValueArg<std::string> precision("", "precision", "internal precision: float (default) or double", false, "float", "precision", cmd);
   TCLAP::ValueArg<std::string> budget("", "budget", "GPU memory budget: auto (80% of the free memory) or a size such as 4GiB", false, "auto", "size", cmd);
   TCLAP::SwitchArg             cpu("", "cpu", "run on the CPU (ITK's FFT filters) even where a GPU is present", cmd);
+  TCLAP::ValueArg<std::string> fftBackend("", "fft-backend", "the GPU's FFT library: auto, cufft or vkfft (default: the environment's CUDAFFTCONVOLUTION_FFT_BACKEND, cufft when unset)", false, "", "backend", cmd);
   TCLAP::SwitchArg             estimate("", "estimate", "print the GPU memory plan and tiling for input and kernel, then exit", cmd);
   TCLAP::ValueArg<std::string> demo("", "demo", "run the demo, writing its volumes and pictures to this folder", false, "", "folder", cmd);
   TCLAP::ValueArg<std::string> spacing("", "spacing", "voxel spacing of the input, sx,sy[,sz], instead of the file's", false, "", "sx,sy,sz", cmd);
@@ -298,11 +305,13 @@ Main(int argc, char * argv[])
   options.precision = precision.getValue();
   options.budget = ParseBudget(budget.getValue());
   options.cpu = cpu.getValue();
+  options.fftBackend = fftBackend.getValue();
   options.progress = true;
   options.spacing = spacing.getValue();
   options.outputType = outputType.getValue();
   ParseMode(options.mode);
   ParseOutputType(options.outputType);
+  CheckFFTBackend(options.fftBackend);
   CheckPrecision(options.precision);
   if (!demo.isSet())
   {

@@ -202,6 +202,47 @@ ParseBoundary(const std::string & boundary)
   throw UsageError("unknown boundary condition '" + boundary + "': use zero-flux-neumann, constant or periodic");
 }
 
+/** Applies --fft-backend to a filter: "" (not given) keeps the filter's default, the environment's
+ * CUDAFFTCONVOLUTION_FFT_BACKEND (cuFFT when unset); auto, cufft or vkfft force it. Another name
+ * is refused by the filters' one reading of backend names, with the choices. */
+template <typename TFilter>
+void
+SetFFTBackend(TFilter * filter, const std::string & name)
+{
+  if (!name.empty())
+  {
+    filter->SetFFTBackend(name);
+  }
+}
+
+/** The backend a filter's last update transformed with, for the return parameters and the
+ * report: cufft or vkfft, "none" where it ran on the CPU. */
+template <typename TFilter>
+std::string
+LastFFTBackendName(const TFilter * filter)
+{
+  using FFTBackend = itk::CudaFFTConvolutionImageFilterEnums::FFTBackend;
+  const FFTBackend used = filter->GetLastFFTBackend();
+  return used == FFTBackend::AUTO ? "none" : itk::CudaFFTConvolutionImageFilterEnums::FFTBackendName(used);
+}
+
+/** Throws a UsageError unless \a name is empty (not given) or a backend name. */
+inline void
+CheckFFTBackend(const std::string & name)
+{
+  try
+  {
+    if (!name.empty())
+    {
+      itk::CudaFFTConvolutionImageFilterEnums::FFTBackendFromName(name);
+    }
+  }
+  catch (const std::invalid_argument & error)
+  {
+    throw UsageError(error.what());
+  }
+}
+
 /** The boundary condition by name, with \a constant for "constant" (the filters copy it). */
 template <typename TImage>
 std::unique_ptr<itk::ImageBoundaryCondition<TImage>>

@@ -39,9 +39,10 @@ SEAM_ERROR = 2e-3
 
 
 def convolve(array, kernel, boundary="zero-flux-neumann", constant=0.0, normalize=False, precision=None,
-             memory_budget=None, device=None):
+             memory_budget=None, device=None, fft_backend=None):
     """The SAME convolution of a dask array (or anything dask.array.asarray takes), lazily. Blocks
-    run through convolve(), whose GPU plans and kernel spectrum are shared by equal blocks."""
+    run through convolve(), whose GPU plans and kernel spectrum are shared by equal blocks
+    (fft_backend as convolve's)."""
     import dask.array as da
 
     array = da.asarray(array)
@@ -49,11 +50,13 @@ def convolve(array, kernel, boundary="zero-flux-neumann", constant=0.0, normaliz
     _arrays.check_real(array, "the image")
     if kernel.ndim != array.ndim:
         raise ValueError(f"the image has {array.ndim} dimensions and the kernel {kernel.ndim}: they must agree")
-    name = _settings("same", boundary, constant, normalize, precision, memory_budget, device).boundary  # checks all
+    name = _settings("same", boundary, constant, normalize, precision, memory_budget, device,
+                     fft_backend).boundary  # checks all
     edge = {"zero-flux-neumann": "nearest", "periodic": "periodic", "constant": constant}[name]
 
     def block(values):
-        return _convolve(values, kernel, "same", name, constant, normalize, precision, memory_budget, device)
+        return _convolve(values, kernel, "same", name, constant, normalize, precision, memory_budget, device,
+                         fft_backend=fft_backend)
 
     return array.map_overlap(block, depth=tuple(k // 2 for k in kernel.shape), boundary=edge,
                              dtype=_arrays.computation_dtype(array, precision))
