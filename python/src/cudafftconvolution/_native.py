@@ -15,7 +15,7 @@ import sys
 import threading
 
 CUFFT_SONAME = "libcufft.so.12"
-ABI_VERSION = 3  # 2: the deconvolution section (cfc_deconvolution, cfc_deconvolve); 3: the energy halo
+ABI_VERSION = 4  # 2: the deconvolution section (cfc_deconvolution, cfc_deconvolve); 3: fft_backend fields; 4: the energy halo
 
 OK, INVALID_ARGUMENT, BUDGET, OUT_OF_MEMORY, CUDA, NO_DEVICE, INTERNAL = range(7)
 
@@ -30,6 +30,7 @@ class Problem(ctypes.Structure):
         ("element_size", ctypes.c_uint32),
         ("memory_budget", ctypes.c_uint64),
         ("device_resident", ctypes.c_int32),
+        ("fft_backend", ctypes.c_int32),
     ]
 
 
@@ -41,11 +42,12 @@ class PlanInfo(ctypes.Structure):
         ("tiles", ctypes.c_uint64),
         ("peak_device_bytes", ctypes.c_uint64),
         ("memory_budget", ctypes.c_uint64),
+        ("fft_backend", ctypes.c_int32),
     ]
 
 
 class Deconvolution(ctypes.Structure):
-    """cfc_deconvolution (ABI version 3): one deconvolution problem, x first in the size arrays."""
+    """cfc_deconvolution (ABI version 4): one deconvolution problem, x first in the size arrays."""
 
     _fields_ = [
         ("dimension", ctypes.c_uint32),
@@ -75,6 +77,7 @@ class Deconvolution(ctypes.Structure):
         ("total_variation", ctypes.c_double),
         ("relative_change_tolerance", ctypes.c_double),
         ("divergence_tolerance", ctypes.c_double),
+        ("fft_backend", ctypes.c_int32),
         ("halo_energy_fraction", ctypes.c_double),
     ]
 
@@ -90,6 +93,7 @@ class DeconvolutionInfo(ctypes.Structure):
         ("peak_device_bytes", ctypes.c_uint64),
         ("memory_budget", ctypes.c_uint64),
         ("iterations", ctypes.c_uint32),
+        ("fft_backend", ctypes.c_int32),
         ("halo", ctypes.c_uint64 * 3),
     ]
 
