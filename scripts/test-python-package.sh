@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The pip package (python/): builds its wheel once with `python -m build`, installs it into a
-# fresh virtual environment as a user would (with NumPy, SciPy, pytest, dask, PyPI's itk-core,
+# fresh virtual environment as a user would (with NumPy, SciPy, pytest, dask, MicroscPSF-Py (MIT:
+# the reference of the PSF tests), PyPI's itk-core,
 # nbclient, ipykernel and matplotlib from PyPI) and runs its tests there: GPU tests where a CUDA
 # device is present, the CPU path elsewhere. The example notebook runs as one of the tests.
 #   scripts/test-python-package.sh [WORKDIR]      default: <repo>/build-python-package
@@ -24,7 +25,7 @@ echo "--- installing it into a fresh virtual environment ($(date +%T))"
 rm -rf "$work/venv"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/pip" install -q --upgrade pip
-"$work/venv/bin/pip" install -q "$wheel" scipy pytest "dask[array]" "itk-core==5.4.*" nbclient ipykernel matplotlib
+"$work/venv/bin/pip" install -q "$wheel" scipy pytest "dask[array]" MicroscPSF-Py "itk-core==5.4.*" nbclient ipykernel matplotlib
 
 echo "--- tests ($(date +%T))"
 # From the tests folder, so that the installed package (not the source tree) is imported.
