@@ -504,16 +504,16 @@ CheckOutputFolder(const std::string & fileName)
 std::vector<std::string>
 FilesOf(std::vector<std::string> paths, bool estimate, const PSFOptions & psf)
 {
-  const std::size_t withFile = estimate ? 2 : 3;
-  if (psf.Computed() && paths.size() == withFile)
+  const std::size_t withPSFFile = estimate ? 2 : 3;
+  if (psf.Computed() && paths.size() == withPSFFile)
     throw UsageError("give either a PSF file or --psf-model " + psf.model + ", not both");
-  if (!psf.Computed() && paths.size() == withFile - 1)
-    throw UsageError("no PSF: give a PSF file, or --psf-model born-wolf|gibson-lanni with the optics to compute one");
-  if (paths.size() != (psf.Computed() ? withFile - 1 : withFile))
-  {
-    const std::string inputs = psf.Computed() ? "an input" : "an input and a PSF file";
-    throw UsageError(estimate ? "--estimate takes " + inputs : "give " + inputs + " and an output file");
-  }
+  if (psf.Computed() && paths.size() != withPSFFile - 1)
+    throw UsageError(estimate ? "--estimate with --psf-model takes an input file"
+                              : "with --psf-model give an input and an output file");
+  if (!psf.Computed() && paths.size() != withPSFFile)
+    throw UsageError(std::string(estimate ? "--estimate takes an input and a PSF file"
+                                          : "give an input, a PSF and an output file") +
+                     " (or --psf-model born-wolf|gibson-lanni and the optics instead of a PSF file)");
   if (psf.Computed())
     paths.insert(paths.begin() + 1, std::string());
   return paths;
