@@ -235,27 +235,33 @@ RadialProfiles(const MicroscopePSF::Parameters & p, const std::vector<double> & 
     breakpoints.insert(breakpoints.begin() + 1, critical);
   const PupilQuadrature q = MakeQuadrature(breakpoints, PanelCount(p, radii.back(), planes));
   const std::size_t     nodes = q.rho.size();
-  const double          lateral = 2 * Pi / p.wavelength * p.numericalAperture;
-  std::vector<double>   bessel(radii.size() * nodes); // J0 does not depend on the plane
-  ForEachInParallel(radii.size(), [&](std::size_t r) {
+  // The pupil function of every plane (real and imaginary parts apart, for the inner loop); J0
+  // does not depend on the plane, so each radius computes its row of J0 once for all planes.
+  std::vector<double> pupilReal(planes.size() * nodes), pupilImaginary(planes.size() * nodes);
+  for (std::size_t z = 0; z < planes.size(); ++z)
     for (std::size_t n = 0; n < nodes; ++n)
-      bessel[r * nodes + n] = BesselJ0(lateral * radii[r] * q.rho[n]);
-  });
-  std::vector<double> profiles(planes.size() * radii.size());
-  ForEachInParallel(planes.size(), [&](std::size_t z) {
-    std::vector<Complex> pupil(nodes);
-    for (std::size_t n = 0; n < nodes; ++n)
-      pupil[n] = std::exp(Complex(0, 1) * PupilPhase(p, q.rho[n], planes[z])) * q.weight[n];
-    for (std::size_t r = 0; r < radii.size(); ++r)
     {
-      const double * j0 = &bessel[r * nodes];
-      double         re = 0, im = 0;
+      const Complex value = std::exp(Complex(0, 1) * PupilPhase(p, q.rho[n], planes[z])) * q.weight[n];
+      pupilReal[z * nodes + n] = value.real();
+      pupilImaginary[z * nodes + n] = value.imag();
+    }
+  const double        lateral = 2 * Pi / p.wavelength * p.numericalAperture;
+  std::vector<double> profiles(planes.size() * radii.size());
+  ForEachInParallel(radii.size(), [&](std::size_t r) {
+    std::vector<double> j0(nodes);
+    for (std::size_t n = 0; n < nodes; ++n)
+      j0[n] = BesselJ0(lateral * radii[r] * q.rho[n]);
+    for (std::size_t z = 0; z < planes.size(); ++z)
+    {
+      const double * re = &pupilReal[z * nodes];
+      const double * im = &pupilImaginary[z * nodes];
+      double         sumReal = 0, sumImaginary = 0;
       for (std::size_t n = 0; n < nodes; ++n)
       {
-        re += j0[n] * pupil[n].real();
-        im += j0[n] * pupil[n].imag();
+        sumReal += j0[n] * re[n];
+        sumImaginary += j0[n] * im[n];
       }
-      profiles[z * radii.size() + r] = re * re + im * im;
+      profiles[z * radii.size() + r] = sumReal * sumReal + sumImaginary * sumImaginary;
     }
   });
   return profiles;
