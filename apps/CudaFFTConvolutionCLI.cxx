@@ -178,6 +178,7 @@ Demo(const std::string & folder, unsigned int scale, const Options & base)
   start = Clock::now();
   auto         psf = WidefieldPSF(psfSize, s);
   const double psfSeconds = SecondsSince(start);
+  phantom->SetSpacing(psf->GetSpacing()); // the PSF's voxels (um): the volumes overlay in a viewer
   if (!itksys::SystemTools::MakeDirectory(folder))
   {
     throw UsageError("cannot create the folder '" + folder + "'");

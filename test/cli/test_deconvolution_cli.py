@@ -175,8 +175,13 @@ def test_xml_is_the_kept_description_and_lists_every_flag():
     assert in_xml >= {"algorithm", "iterations", "edges", "boundary", "constant", "normalize", "accelerate",
                       "background", "totalVariation", "tolerance", "alpha", "regularization", "noiseVariance",
                       "threshold", "mode", "precision", "gpuMemoryBudget", "cpu", "divergenceFile"}
-    images = sorted((int(p.findtext("index")), p.findtext("name"), p.findtext("channel")) for p in root.iter("image"))
+    images = sorted((int(p.findtext("index")), p.findtext("name"), p.findtext("channel")) for p in root.iter("image")
+                    if p.find("index") is not None)
     assert images == [(0, "inputVolume", "input"), (1, "psfVolume", "input"), (2, "outputVolume", "output")]
+    assert {"psf-model", "na", "wavelength", "immersion-index", "sample-index", "psf-size", "psf-output"} <= in_xml
+    models = [e.text for p in root.iter("string-enumeration") if p.findtext("name") == "psfModel"
+              for e in p.findall("element")]
+    assert models == ["file", "born-wolf", "gibson-lanni"]
     algorithms = [e.text for p in root.iter("string-enumeration") if p.findtext("name") == "algorithm"
                   for e in p.findall("element")]
     assert algorithms == ["richardson-lucy", "landweber", "projected-landweber", "inverse", "tikhonov", "wiener"]
