@@ -87,34 +87,47 @@ ForEachInParallel(std::size_t count, const TBody & body)
     thread.join();
 }
 
-/** Composite Gauss-Legendre over the pupil [0, 1]: panels of equal width between breakpoints. */
+/** Composite Gauss-Legendre over the pupil [0, 1]. */
 struct PupilQuadrature
 {
   std::vector<double> rho;
   std::vector<double> weight; // includes the rho of rho d rho
 };
 
+/** Where the sample's rays turn evanescent, sqrt(n_s^2 - NA^2 rho^2) has a square-root branch
+ * point: its phase (and, beyond, its decay) changes fastest there. On each side the pupil radius
+ * is written as rho = c -+ L u^2 (c the critical point, u in [0, 1]), in which that square root
+ * is linear, and the panels are uniform in u; a critical point just beyond the pupil's edge gets
+ * the same towards the edge. Elsewhere rho is the variable itself. \a panels: per unit of the variable, for each segment. */
 PupilQuadrature
-MakeQuadrature(std::vector<double> breakpoints, std::size_t panels)
+MakeQuadrature(double critical, std::size_t panels)
 {
   std::vector<double> x, w;
   GaussLegendre(PointsPerPanel, x, w);
   PupilQuadrature quadrature;
-  for (std::size_t b = 0; b + 1 < breakpoints.size(); ++b)
-  {
-    const double      a = breakpoints[b], length = breakpoints[b + 1] - a;
-    const std::size_t count = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(panels * length)));
-    const double      h = length / count;
-    for (std::size_t p = 0; p < count; ++p)
-    {
+  const auto      add = [&](const auto & rhoOf, const auto & jacobian) {
+    const double h = 1.0 / panels;
+    for (std::size_t p = 0; p < panels; ++p)
       for (int i = 0; i < PointsPerPanel; ++i)
       {
-        const double rho = a + h * (p + 0.5 * (x[i] + 1));
+        const double u = h * (p + 0.5 * (x[i] + 1)), rho = rhoOf(u);
         quadrature.rho.push_back(rho);
-        quadrature.weight.push_back(0.5 * h * w[i] * rho);
+        quadrature.weight.push_back(0.5 * h * w[i] * jacobian(u) * rho);
       }
-    }
+  };
+  if (critical >= 1 && critical < 1.2) // just outside the pupil: still steep at its edge
+  {
+    add([](double u) { return 1 - (1 - u) * (1 - u); }, [](double u) { return 2 * (1 - u); });
+    return quadrature;
   }
+  if (!(critical > 0 && critical < 1))
+  {
+    add([](double u) { return u; }, [](double) { return 1.0; });
+    return quadrature;
+  }
+  const double below = critical, above = 1 - critical;
+  add([=](double u) { return critical - below * (1 - u) * (1 - u); }, [=](double u) { return 2 * below * (1 - u); });
+  add([=](double u) { return critical + above * u * u; }, [=](double u) { return 2 * above * u; });
   return quadrature;
 }
 
@@ -174,7 +187,9 @@ PlanePositions(const MicroscopePSF::Parameters & p)
   return z;
 }
 
-/** Panels enough for every plane: at most half a cycle of J0 and of the phase per panel. */
+/** Panels enough for every plane: about a third of a cycle of J0 and of the phase per panel on
+ * average (J0 oscillates evenly in rho; the substitution near a critical point packs up to twice
+ * that into a panel). */
 std::size_t
 PanelCount(const MicroscopePSF::Parameters & p, double maximumRadius, const std::vector<double> & planes)
 {
@@ -190,7 +205,7 @@ PanelCount(const MicroscopePSF::Parameters & p, double maximumRadius, const std:
     }
     phaseVariation = std::max(phaseVariation, total);
   }
-  return static_cast<std::size_t>(std::ceil((lateral + phaseVariation) / Pi)) + 2;
+  return static_cast<std::size_t>(std::ceil(1.5 * (lateral + phaseVariation) / Pi)) + 4;
 }
 
 /** The distinct lateral distances of the grid's voxels from the axis, and for each voxel offset
@@ -229,11 +244,10 @@ MakeRadii(const MicroscopePSF::Parameters & p)
 std::vector<double>
 RadialProfiles(const MicroscopePSF::Parameters & p, const std::vector<double> & radii, const std::vector<double> & planes)
 {
-  std::vector<double> breakpoints{ 0.0, 1.0 };
-  const double        critical = p.sampleIndex / p.numericalAperture; // where sample rays turn evanescent
-  if (p.model == MicroscopePSF::Model::GibsonLanni && critical < 1)
-    breakpoints.insert(breakpoints.begin() + 1, critical);
-  const PupilQuadrature q = MakeQuadrature(breakpoints, PanelCount(p, radii.back(), planes));
+  // No sample layer (Born-Wolf, or the particle on the coverslip): no critical point (0).
+  const double critical =
+    p.model == MicroscopePSF::Model::GibsonLanni && p.particleDepth > 0 ? p.sampleIndex / p.numericalAperture : 0.0;
+  const PupilQuadrature q = MakeQuadrature(critical, PanelCount(p, radii.back(), planes));
   const std::size_t     nodes = q.rho.size();
   // The pupil function of every plane (real and imaginary parts apart, for the inner loop); J0
   // does not depend on the plane, so each radius computes its row of J0 once for all planes.
