@@ -93,18 +93,66 @@ InputDimension(const std::string & inputFile)
 struct PSFArguments
 {
   explicit PSFArguments(TCLAP::CmdLine & cmd)
-    : model("", "psf-model", "compute the PSF instead of reading one: born-wolf or gibson-lanni (file: read it, the default)", false, "", "model", cmd)
+    : model("",
+            "psf-model",
+            "compute the PSF instead of reading one: born-wolf or gibson-lanni (file: read it, the default)",
+            false,
+            "",
+            "model",
+            cmd)
     , na("", "na", "numerical aperture (default 1.4)", false, 1.4, "value", cmd)
     , wavelength("", "wavelength", "emission wavelength in micrometres (default 0.52)", false, 0.52, "um", cmd)
     , immersionIndex("", "immersion-index", "immersion refractive index (default 1.515, oil)", false, 1.515, "n", cmd)
-    , sampleIndex("", "sample-index", "sample refractive index, gibson-lanni (default: the immersion's)", false, 0, "n", cmd)
-    , particleDepth("", "particle-depth", "depth below the coverslip in micrometres, gibson-lanni (default 0)", false, 0, "um", cmd)
-    , coverslipIndex("", "coverslip-index", "coverslip refractive index, gibson-lanni (default 1.515)", false, 1.515, "n", cmd)
-    , coverslipThickness("", "coverslip-thickness", "coverslip thickness in micrometres, gibson-lanni (default 170)", false, 170, "um", cmd)
-    , workingDistance("", "working-distance", "immersion thickness by design in micrometres, gibson-lanni (default 150)", false, 150, "um", cmd)
+    , sampleIndex("",
+                  "sample-index",
+                  "sample refractive index, gibson-lanni (default: the immersion's)",
+                  false,
+                  0,
+                  "n",
+                  cmd)
+    , particleDepth("",
+                    "particle-depth",
+                    "depth below the coverslip in micrometres, gibson-lanni (default 0)",
+                    false,
+                    0,
+                    "um",
+                    cmd)
+    , coverslipIndex("",
+                     "coverslip-index",
+                     "coverslip refractive index, gibson-lanni (default 1.515)",
+                     false,
+                     1.515,
+                     "n",
+                     cmd)
+    , coverslipThickness("",
+                         "coverslip-thickness",
+                         "coverslip thickness in micrometres, gibson-lanni (default 170)",
+                         false,
+                         170,
+                         "um",
+                         cmd)
+    , workingDistance("",
+                      "working-distance",
+                      "immersion thickness by design in micrometres, gibson-lanni (default 150)",
+                      false,
+                      150,
+                      "um",
+                      cmd)
     , confocal("", "confocal", "confocal PSF: the widefield PSF squared", cmd)
-    , size("", "psf-size", "PSF voxels x,y(,z) (default 33 per axis, at most the input's size)", false, "", "x,y,z", cmd)
-    , spacing("", "psf-spacing", "PSF voxel size x,y(,z) in micrometres (default: the input's spacing)", false, "", "x,y,z", cmd)
+    , size("",
+           "psf-size",
+           "PSF voxels x,y(,z) (default 33 per axis, at most the input's size)",
+           false,
+           "",
+           "x,y,z",
+           cmd)
+    , spacing("",
+              "psf-spacing",
+              "PSF voxel size x,y(,z) in micrometres (default: the input's spacing)",
+              false,
+              "",
+              "x,y,z",
+              cmd)
     , output("", "psf-output", "also write the computed PSF to this file", false, "", "file", cmd)
   {}
 
@@ -123,7 +171,8 @@ struct PSFArguments
     options.workingDistance = workingDistance.getValue();
     options.confocal = confocal.getValue();
     options.size = size.getValue().empty() ? std::vector<double>{} : ParseList(size.getValue(), "--psf-size");
-    options.spacing = spacing.getValue().empty() ? std::vector<double>{} : ParseList(spacing.getValue(), "--psf-spacing");
+    options.spacing =
+      spacing.getValue().empty() ? std::vector<double>{} : ParseList(spacing.getValue(), "--psf-spacing");
     options.outputFile = output.getValue();
     return options;
   }
@@ -176,9 +225,11 @@ MakePSFSource(const PSFOptions & options, const TImage * input)
   constexpr unsigned int dimension = TImage::ImageDimension;
   const auto             length = [](const std::vector<double> & list) { return list.size(); };
   if (!options.size.empty() && length(options.size) != dimension)
-    throw UsageError("--psf-size needs " + std::to_string(dimension) + " values for this " + std::to_string(dimension) + "D input");
+    throw UsageError("--psf-size needs " + std::to_string(dimension) + " values for this " + std::to_string(dimension) +
+                     "D input");
   if (!options.spacing.empty() && length(options.spacing) != dimension)
-    throw UsageError("--psf-spacing needs " + std::to_string(dimension) + " values for this " + std::to_string(dimension) + "D input");
+    throw UsageError("--psf-spacing needs " + std::to_string(dimension) + " values for this " +
+                     std::to_string(dimension) + "D input");
   using Source = itk::MicroscopePSFImageSource<TImage>;
   auto                         source = Source::New();
   typename Source::SizeType    size;
@@ -186,7 +237,8 @@ MakePSFSource(const PSFOptions & options, const TImage * input)
   for (unsigned int a = 0; a < dimension; ++a)
   {
     const auto inputSize = input->GetLargestPossibleRegion().GetSize()[a];
-    size[a] = options.size.empty() ? std::min<itk::SizeValueType>(33, inputSize) : static_cast<itk::SizeValueType>(options.size[a]);
+    size[a] = options.size.empty() ? std::min<itk::SizeValueType>(33, inputSize)
+                                   : static_cast<itk::SizeValueType>(options.size[a]);
     spacing[a] = options.spacing.empty() ? input->GetSpacing()[a] : options.spacing[a];
   }
   source->SetModel(itk::MicroscopePSF::ParseModel(options.model));

@@ -84,14 +84,14 @@ public:
     double        numericalAperture{ 1.4 };
     double        wavelength{ 0.53 }; // emission, in vacuum
     double        immersionIndex{ 1.515 };
-    double        sampleIndex{ 1.515 };            // Gibson-Lanni
-    double        particleDepth{ 0 };              // Gibson-Lanni: below the coverslip
-    double        immersionDesignIndex{ 0 };       // Gibson-Lanni; 0: the immersion index
-    double        coverslipIndex{ 1.515 };         // Gibson-Lanni
-    double        coverslipDesignIndex{ 0 };       // Gibson-Lanni; 0: the coverslip index
-    double        coverslipThickness{ 170 };       // Gibson-Lanni
-    double        coverslipDesignThickness{ 0 };   // Gibson-Lanni; 0: the coverslip thickness
-    double        workingDistance{ 150 };          // Gibson-Lanni: immersion thickness by design
+    double        sampleIndex{ 1.515 };          // Gibson-Lanni
+    double        particleDepth{ 0 };            // Gibson-Lanni: below the coverslip
+    double        immersionDesignIndex{ 0 };     // Gibson-Lanni; 0: the immersion index
+    double        coverslipIndex{ 1.515 };       // Gibson-Lanni
+    double        coverslipDesignIndex{ 0 };     // Gibson-Lanni; 0: the coverslip index
+    double        coverslipThickness{ 170 };     // Gibson-Lanni
+    double        coverslipDesignThickness{ 0 }; // Gibson-Lanni; 0: the coverslip thickness
+    double        workingDistance{ 150 };        // Gibson-Lanni: immersion thickness by design
   };
 
   /** "" when \a parameters describe a PSF that can be computed, else what is wrong with them. */
@@ -119,7 +119,7 @@ public:
 
 /** Prints the model's name (born-wolf, gibson-lanni). */
 extern CudaFFTConvolution_EXPORT std::ostream &
-operator<<(std::ostream & out, MicroscopePSF::Model model);
+                                 operator<<(std::ostream & out, MicroscopePSF::Model model);
 } // namespace itk
 
 #endif

@@ -71,7 +71,7 @@ MicroscopePSFImageSource<TOutputImage>::GenerateOutputInformation()
   {
     itkExceptionMacro(<< problem);
   }
-  OutputImageType * output = this->GetOutput();
+  OutputImageType *                    output = this->GetOutput();
   typename OutputImageType::RegionType region;
   region.SetSize(m_Size); // index 0
   output->SetLargestPossibleRegion(region);
@@ -103,9 +103,8 @@ MicroscopePSFImageSource<TOutputImage>::GenerateData()
   {
     itkExceptionMacro(<< error.what());
   }
-  std::transform(values.begin(), values.end(), output->GetBufferPointer(), [](double v) {
-    return static_cast<PixelType>(v);
-  });
+  std::transform(
+    values.begin(), values.end(), output->GetBufferPointer(), [](double v) { return static_cast<PixelType>(v); });
 }
 
 template <typename TOutputImage>

@@ -98,7 +98,8 @@ struct PupilQuadrature
  * point: its phase (and, beyond, its decay) changes fastest there. On each side the pupil radius
  * is written as rho = c -+ L u^2 (c the critical point, u in [0, 1]), in which that square root
  * is linear, and the panels are uniform in u; a critical point just beyond the pupil's edge gets
- * the same towards the edge. Elsewhere rho is the variable itself. \a panels: per unit of the variable, for each segment. */
+ * the same towards the edge. Elsewhere rho is the variable itself. \a panels: per unit of the variable, for each
+ * segment. */
 PupilQuadrature
 MakeQuadrature(double critical, std::size_t panels)
 {
@@ -242,7 +243,9 @@ MakeRadii(const MicroscopePSF::Parameters & p)
 
 /** Widefield intensity per (plane, radius): |sum_q J0(k NA r rho_q) exp(i W(rho_q, z)) w_q|^2. */
 std::vector<double>
-RadialProfiles(const MicroscopePSF::Parameters & p, const std::vector<double> & radii, const std::vector<double> & planes)
+RadialProfiles(const MicroscopePSF::Parameters & p,
+               const std::vector<double> &       radii,
+               const std::vector<double> &       planes)
 {
   // No sample layer (Born-Wolf, or the particle on the coverslip): no critical point (0).
   const double critical =
@@ -324,7 +327,8 @@ MicroscopePSF::Check(const Parameters & p)
     return "the sample and coverslip refractive indices must be positive";
   if (!(p.immersionDesignIndex >= 0) || !(p.coverslipDesignIndex >= 0) || !(p.coverslipDesignThickness >= 0))
     return "design values must be positive (0: the actual value)";
-  const double smallest = std::min({ DesignOr(p.immersionDesignIndex, p.immersionIndex), p.coverslipIndex,
+  const double smallest = std::min({ DesignOr(p.immersionDesignIndex, p.immersionIndex),
+                                     p.coverslipIndex,
                                      DesignOr(p.coverslipDesignIndex, p.coverslipIndex) });
   if (p.numericalAperture > smallest)
     return "the numerical aperture (" + std::to_string(p.numericalAperture) +

@@ -201,9 +201,9 @@ TestGibsonLanniReducesToBornWolf()
 {
   for (double na : { 0.3, 1.2 })
   {
-    auto gl = GibsonLanni(na, 1.33, 1.33, 0);
-    auto bw = BornWolf(na, 0.52, 1.33, 0.1, 0.25, 33, 21);
-    const auto g = Compute(gl.GetPointer()), b = Compute(bw.GetPointer());
+    auto         gl = GibsonLanni(na, 1.33, 1.33, 0);
+    auto         bw = BornWolf(na, 0.52, 1.33, 0.1, 0.25, 33, 21);
+    const auto   g = Compute(gl.GetPointer()), b = Compute(bw.GetPointer());
     const double gFocus = Voxel(g, 16, 16, 10), bFocus = Voxel(b, 16, 16, 10);
     double       inFocus = 0, whole = 0;
     for (long z = 0; z < 21; ++z)
@@ -247,18 +247,19 @@ TestFocalShift()
 int
 TestConfocalAndGrid()
 {
-  auto widefield = BornWolf(1.0, 0.5, 1.33, 0.1, 0.3, 16, 8); // even sizes: the focus at size / 2
+  auto       widefield = BornWolf(1.0, 0.5, 1.33, 0.1, 0.3, 16, 8); // even sizes: the focus at size / 2
   const auto w = Compute(widefield.GetPointer());
   ITK_TEST_EXPECT_EQUAL(Voxel(w, 8, 8, 4), Maximum(w));
   widefield->ConfocalOn();
   ITK_TEST_EXPECT_TRUE(widefield->GetConfocal());
   const auto   c = Compute(widefield.GetPointer());
-  const double squares = std::inner_product(w->GetBufferPointer(), w->GetBufferPointer() + 16 * 16 * 8,
-                                            w->GetBufferPointer(), 0.0);
+  const double squares =
+    std::inner_product(w->GetBufferPointer(), w->GetBufferPointer() + 16 * 16 * 8, w->GetBufferPointer(), 0.0);
   double error = 0, sum = 0;
   for (std::size_t i = 0; i < 16 * 16 * 8; ++i)
   {
-    error = std::max(error, std::abs(c->GetBufferPointer()[i] - w->GetBufferPointer()[i] * w->GetBufferPointer()[i] / squares));
+    error = std::max(
+      error, std::abs(c->GetBufferPointer()[i] - w->GetBufferPointer()[i] * w->GetBufferPointer()[i] / squares));
     sum += c->GetBufferPointer()[i];
   }
   ITK_TEST_EXPECT_TRUE(error < 1e-15 && std::abs(sum - 1) < 1e-12);
@@ -292,8 +293,13 @@ TestBadInput()
 int
 itkMicroscopePSFImageSourceTest(int, char *[])
 {
-  for (auto test : { TestAiry, TestEnergyPerPlane, TestSymmetry, TestGibsonLanniReducesToBornWolf, TestFocalShift,
-                     TestConfocalAndGrid, TestBadInput })
+  for (auto test : { TestAiry,
+                     TestEnergyPerPlane,
+                     TestSymmetry,
+                     TestGibsonLanniReducesToBornWolf,
+                     TestFocalShift,
+                     TestConfocalAndGrid,
+                     TestBadInput })
   {
     if (test() != EXIT_SUCCESS)
       return EXIT_FAILURE;
