@@ -20,9 +20,11 @@
 // ITK's own deconvolution filters). Also a 3D Slicer CLI module, in the shape of
 // CudaFFTConvolution: --xml, Slicer-shaped arguments, one <filter-progress> line per iteration.
 //   CudaDeconvolution [options] input psf output
-//   CudaDeconvolution --estimate [options] input psf      (the GPU memory plan, then exit)
+//   CudaDeconvolution --psf-model gibson-lanni --na 1.4 ... [options] input output  (a computed PSF)
+//   CudaDeconvolution --estimate [options] input [psf]      (the GPU memory plan, then exit)
 // Image files: any format ITK reads, TIFF stacks and OME-TIFF included (CudaFFTConvolutionImageFiles.h).
 
+#include "CudaDeconvolutionPSF.h"
 #include "CudaDeconvolutionXML.h"
 #include "CudaFFTConvolutionCLISupport.h"
 #include "CudaFFTConvolutionImageFiles.h"
@@ -416,15 +418,30 @@ WriteDivergence(const std::vector<double> & divergence, const std::string & file
   });
 }
 
+/** The PSF's pipeline source: the PSF file's reader, or the computed PSF's source (--psf-model),
+ * whose size and spacing follow the input's information. */
+template <typename TImage>
+typename itk::ImageSource<TImage>::Pointer
+MakePSFPipeline(itk::ImageFileReader<TImage> * input, const std::string & psfFile, const PSFOptions & psfOptions)
+{
+  if (psfOptions.Computed())
+  {
+    input->UpdateOutputInformation();
+    return MakePSFSource<TImage>(psfOptions, input->GetOutput()).GetPointer();
+  }
+  auto psf = itk::ImageFileReader<TImage>::New();
+  psf->SetFileName(psfFile);
+  return psf.GetPointer();
+}
+
 /** Prints the GPU plan for the files' sizes (only their headers are read). */
 template <typename TImage, typename TPrecision>
 void
-PrintEstimate(const std::string & inputFile, const std::string & psfFile, const Options & options)
+PrintEstimate(const std::string & inputFile, const std::string & psfFile, const Options & options, const PSFOptions & psfOptions)
 {
   auto input = itk::ImageFileReader<TImage>::New();
   input->SetFileName(inputFile);
-  auto psf = itk::ImageFileReader<TImage>::New();
-  psf->SetFileName(psfFile);
+  auto psf = MakePSFPipeline<TImage>(input, psfFile, psfOptions);
   auto filter = MakeFilter<TImage, TPrecision>(input->GetOutput(), psf->GetOutput(), options);
   const auto               plan = filter->MakeGPUPlan(); // what EstimateGPUMemory reports
   const itk::SizeValueType bytes = plan.memory.Peak();
@@ -447,12 +464,17 @@ PrintEstimate(const std::string & inputFile, const std::string & psfFile, const 
 
 template <typename TImage, typename TPrecision>
 Report
-Run(const std::string & inputFile, const std::string & psfFile, const std::string & outputFile, const Options & options)
+Run(const std::string & inputFile,
+    const std::string & psfFile,
+    const std::string & outputFile,
+    const Options &     options,
+    const PSFOptions &  psfOptions)
 {
   const auto           spacing = ParseSpacing(options.spacing, TImage::ImageDimension);
   ImageFileInformation information;
   auto                 input = ReadImageFile<TImage>(inputFile, spacing, information);
-  auto                 psf = ReadKernelFile<TImage>(psfFile, input.GetPointer());
+  auto                 psf = psfOptions.Computed() ? ComputePSF<TImage>(psfOptions, input.GetPointer())
+                                                 : ReadKernelFile<TImage>(psfFile, input.GetPointer());
   const auto           outputType = ParseOutputType(options.outputType, information.componentType);
   Report               report;
   auto                 output = Deconvolve<TImage, TPrecision>(input, psf, options, report);
@@ -498,34 +520,54 @@ CheckOutputFolder(const std::string & fileName)
   }
 }
 
+/** The input, PSF ("" when computed) and output file (none with --estimate) of the positionals:
+ * a PSF file or --psf-model, not both and not neither. */
+std::vector<std::string>
+FilesOf(std::vector<std::string> paths, bool estimate, const PSFOptions & psf)
+{
+  const std::size_t withPSFFile = estimate ? 2 : 3;
+  if (psf.Computed() && paths.size() == withPSFFile)
+    throw UsageError("give either a PSF file or --psf-model " + psf.model + ", not both");
+  if (psf.Computed() && paths.size() != withPSFFile - 1)
+    throw UsageError(estimate ? "--estimate with --psf-model takes an input file"
+                              : "with --psf-model give an input and an output file");
+  if (!psf.Computed() && paths.size() != withPSFFile)
+    throw UsageError(std::string(estimate ? "--estimate takes an input and a PSF file"
+                                          : "give an input, a PSF and an output file") +
+                     " (or --psf-model born-wolf|gibson-lanni and the optics instead of a PSF file)");
+  if (psf.Computed())
+    paths.insert(paths.begin() + 1, std::string());
+  return paths;
+}
+
 /** Deconvolves (or, with --estimate, plans) the files named on the command line. */
 int
-DeconvolveFiles(const std::vector<std::string> & paths,
+DeconvolveFiles(const std::vector<std::string> & positionals,
                 bool                             estimate,
                 const Options &                  options,
+                const PSFOptions &               psfOptions,
                 const std::string &              returnParameterFile)
 {
-  if (paths.size() != (estimate ? 2u : 3u))
-  {
-    throw UsageError(estimate ? "--estimate takes an input and a PSF file" : "give an input, a PSF and an output file");
-  }
+  const std::vector<std::string> paths = FilesOf(positionals, estimate, psfOptions);
   if (!estimate)
   {
     CheckDeviceCanRun(options);
     CheckOutputFolder(paths[2]);
     if (!options.divergenceFile.empty())
       CheckOutputFolder(options.divergenceFile);
+    if (!psfOptions.outputFile.empty())
+      CheckOutputFolder(psfOptions.outputFile);
   }
-  const unsigned int dimension = ImageAndKernelDimension(paths[0], paths[1], "PSF");
+  const unsigned int dimension = psfOptions.Computed() ? InputDimension(paths[0]) : ImageAndKernelDimension(paths[0], paths[1], "PSF");
   if (estimate)
   {
     WithTypes(dimension, options.precision, [&](auto d, auto precision) {
-      PrintEstimate<itk::Image<float, decltype(d)::value>, decltype(precision)>(paths[0], paths[1], options);
+      PrintEstimate<itk::Image<float, decltype(d)::value>, decltype(precision)>(paths[0], paths[1], options, psfOptions);
     });
     return EXIT_SUCCESS;
   }
   const Report report = WithTypes(dimension, options.precision, [&](auto d, auto precision) {
-    return Run<itk::Image<float, decltype(d)::value>, decltype(precision)>(paths[0], paths[1], paths[2], options);
+    return Run<itk::Image<float, decltype(d)::value>, decltype(precision)>(paths[0], paths[1], paths[2], options, psfOptions);
   });
   ReturnParameters parameters;
   parameters.Add("computeDevice", report.device);
@@ -568,8 +610,9 @@ Main(int argc, char * argv[])
   TCLAP::ValueArg<std::string> outputType("", "output-type", "voxel type of the output file: float (default), input (the input's), double, uint8, int8, uint16, int16, uint32 or int32 (integers rounded and clamped)", false, defaults.outputType, "type", cmd);
   TCLAP::ValueArg<std::string> fftBackend("", "fft-backend", "the GPU's FFT library: auto, cufft or vkfft (default: the environment's CUDAFFTCONVOLUTION_FFT_BACKEND, cufft when unset)", false, "", "backend", cmd);
   TCLAP::SwitchArg             estimate("", "estimate", "print the GPU memory plan and tiles for input and PSF, then exit", cmd);
+  PSFArguments                 psf(cmd);
   SlicerArguments              slicer(cmd);
-  TCLAP::UnlabeledMultiArg<std::string> files("files", "input image, PSF image and output image", false, "input psf output", cmd);
+  TCLAP::UnlabeledMultiArg<std::string> files("files", "input image, PSF image (unless --psf-model) and output image", false, "input [psf] output", cmd);
   cmd.parse(argc, argv);
 
   Options options;
@@ -597,7 +640,9 @@ Main(int argc, char * argv[])
   options.outputType = outputType.getValue();
   options.fftBackend = fftBackend.getValue();
   CheckOptions(options);
-  return DeconvolveFiles(files.getValue(), estimate.getValue(), options, slicer.returnParameterFile.getValue());
+  const PSFOptions psfOptions = psf.Options();
+  CheckPSFOptions(psfOptions);
+  return DeconvolveFiles(files.getValue(), estimate.getValue(), options, psfOptions, slicer.returnParameterFile.getValue());
 }
 } // namespace
 

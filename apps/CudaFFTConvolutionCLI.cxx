@@ -188,8 +188,9 @@ Demo(const std::string & folder, unsigned int scale, const std::string & format,
   auto phantom = Phantom(size, 50 / s, { { 100 / s, 100 / s, 50 / s }, { 250 / s, 200 / s, 100 / s }, { 400 / s, 400 / s, 150 / s } });
   const double phantomSeconds = SecondsSince(start);
   start = Clock::now();
-  auto         psf = GaussianBeamPSF(psfSize, 2.0 / s, 6.0 / s);
+  auto         psf = WidefieldPSF(psfSize, s);
   const double psfSeconds = SecondsSince(start);
+  phantom->SetSpacing(psf->GetSpacing()); // the PSF's voxels (um): the volumes overlay in a viewer
   if (!itksys::SystemTools::MakeDirectory(folder))
   {
     throw UsageError("cannot create the folder '" + folder + "'");
@@ -210,7 +211,8 @@ Demo(const std::string & folder, unsigned int scale, const std::string & format,
   write(phantom, "phantom", 1.0);
   write(psf, "psf", 0.3);
   std::cout << "demo: phantom " << size << " (three spheres of radius " << 50 / s
-            << ") and a Gaussian-beam widefield PSF " << psfSize << " in " << folder << std::endl;
+            << ") and a widefield PSF " << psfSize << " (Gibson-Lanni: NA 1.4 oil, water 5 um deep) in " << folder
+            << std::endl;
   std::ostringstream convolutions;
   convolutions << std::fixed << std::setprecision(2);
   double convolveSeconds = 0;

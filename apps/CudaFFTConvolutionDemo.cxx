@@ -18,12 +18,12 @@
 #include "CudaFFTConvolutionDemo.h"
 
 #include "itkImageFileWriter.h"
+#include "itkMicroscopePSFImageSource.h"
 #include "itkMultiThreaderBase.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 
 namespace CudaFFTConvolutionDemo
 {
@@ -77,42 +77,24 @@ Phantom(const ImageType::SizeType & size, double radius, const std::vector<std::
 }
 
 ImageType::Pointer
-GaussianBeamPSF(const ImageType::SizeType & size, double sigma0, double rayleighRange)
+WidefieldPSF(const ImageType::SizeType & size, double scale)
 {
-  auto image = ImageType::New();
-  image->SetRegions(size);
-  image->Allocate();
-  const auto          nx = static_cast<std::size_t>(size[0]);
-  const auto          ny = static_cast<std::size_t>(size[1]);
-  float *             values = image->GetBufferPointer();
-  std::vector<double> planeSums(size[2], 0.0);
-  ForEachPlane(size, [&](std::size_t z) {
-    const double zc = static_cast<double>(z) - static_cast<double>(size[2] / 2);
-    const double sigma = sigma0 * std::sqrt(1.0 + (zc / rayleighRange) * (zc / rayleighRange));
-    float *      plane = values + z * nx * ny;
-    double       sum = 0;
-    for (std::size_t y = 0; y < ny; ++y)
-    {
-      const double yc = static_cast<double>(y) - static_cast<double>(size[1] / 2);
-      for (std::size_t x = 0; x < nx; ++x)
-      {
-        const double xc = static_cast<double>(x) - static_cast<double>(size[0] / 2);
-        const double value = std::exp(-(xc * xc + yc * yc) / (2 * sigma * sigma)) / (sigma * sigma);
-        plane[y * nx + x] = static_cast<float>(value);
-        sum += value;
-      }
-    }
-    planeSums[z] = sum;
-  });
-  const double sum = std::accumulate(planeSums.begin(), planeSums.end(), 0.0);
-  ForEachPlane(size, [&](std::size_t z) {
-    float * plane = values + z * nx * ny;
-    for (std::size_t i = 0; i < nx * ny; ++i)
-    {
-      plane[i] = static_cast<float>(plane[i] / sum);
-    }
-  });
-  return image;
+  auto source = itk::MicroscopePSFImageSource<ImageType>::New();
+  source->SetModel(itk::MicroscopePSF::Model::GibsonLanni);
+  source->SetNumericalAperture(1.4);
+  source->SetWavelength(0.52);
+  source->SetImmersionRefractiveIndex(1.515);
+  source->SetSampleRefractiveIndex(1.33);
+  source->SetParticleDepth(5.0);
+  source->SetSize(size);
+  ImageType::SpacingType spacing;
+  spacing[0] = spacing[1] = 0.065 * scale;
+  spacing[2] = 0.2 * scale;
+  source->SetSpacing(spacing);
+  source->Update();
+  ImageType::Pointer psf = source->GetOutput();
+  psf->DisconnectPipeline();
+  return psf;
 }
 
 void

@@ -37,8 +37,9 @@
 extern "C" {
 #endif
 
-/** Bumped when a struct or signature below changes (3: the FFT backend fields; 4: the energy halo). */
-#define CFC_ABI_VERSION 4
+/** Bumped when a struct or signature below changes (3: the FFT backend fields; 4: the energy halo;
+ * 5: computed PSFs, cfc_psf). */
+#define CFC_ABI_VERSION 5
 
 typedef enum cfc_status
 {
@@ -266,6 +267,44 @@ CFC_API cfc_status cfc_deconvolve(cfc_engine *              engine,
                                   void *                    user,
                                   void *                    stream,
                                   cfc_deconvolution_info *  info);
+
+/* ---- computed point spread functions (ABI version 3; no GPU needed) ---------------------- */
+
+enum cfc_psf_model
+{
+  CFC_PSF_BORN_WOLF = 0,   /* scalar, paraxial defocus (Born and Wolf) */
+  CFC_PSF_GIBSON_LANNI = 1 /* optical path differences of sample, immersion and coverslip */
+};
+
+/** A widefield (or confocal: its square) PSF from the acquisition's parameters; the models, the
+ * grid (voxel i at (i - size/2) * spacing) and the units are those of itk::MicroscopePSF
+ * (include/itkMicroscopePSF.h). cfc_psf_defaults fills the defaults; design values of 0 mean
+ * "the actual value". */
+typedef struct cfc_psf
+{
+  int32_t  model;    /* cfc_psf_model */
+  int32_t  confocal; /* 1: the widefield intensity squared */
+  uint32_t dimension; /* 2 (the in-focus plane) or 3 */
+  uint64_t size[3];   /* x, y, z */
+  double   spacing[3]; /* x, y lateral; z axial */
+  double   numerical_aperture;
+  double   wavelength; /* emission, in vacuum, in the unit of the spacing */
+  double   immersion_index;
+  double   sample_index;   /* Gibson-Lanni, as below */
+  double   particle_depth; /* below the coverslip */
+  double   immersion_design_index;
+  double   coverslip_index;
+  double   coverslip_design_index;
+  double   coverslip_thickness;
+  double   coverslip_design_thickness;
+  double   working_distance; /* the immersion layer's thickness by design */
+} cfc_psf;
+
+CFC_API void cfc_psf_defaults(cfc_psf * psf);
+
+/** Writes the PSF, normalised to sum 1, into output (size[0] * size[1] (* size[2]) doubles, x
+ * fastest). Bad parameters are CFC_ERROR_INVALID_ARGUMENT with the reason. */
+CFC_API cfc_status cfc_psf_compute(const cfc_psf * psf, double * output);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@ set(CudaFFTConvolution_SRCS
   itkCudaFFTConvolutionPlanner.cxx
   itkCudaDeconvolutionPlanner.cxx
   itkCudaFFTConvolutionHostWorkers.cxx
+  itkMicroscopePSF.cxx
   itkCudaFFTConvolutionCudaSupport.cu
   itkCudaFFTConvolutionFFT.cu
   itkCudaFFTConvolutionCuFFTPlans.cu

@@ -180,8 +180,13 @@ def test_xml_is_the_kept_description_and_lists_every_flag():
     assert len(backends) == 1 and backends[0].findtext("default") == "cufft"
     assert [e.text for e in backends[0].findall("element")] == ["auto", "cufft", "vkfft"]
     assert "fftBackend" in {p.findtext("name") for p in root.iter() if p.findtext("channel") == "output"}
-    images = sorted((int(p.findtext("index")), p.findtext("name"), p.findtext("channel")) for p in root.iter("image"))
+    images = sorted((int(p.findtext("index")), p.findtext("name"), p.findtext("channel")) for p in root.iter("image")
+                    if p.find("index") is not None)
     assert images == [(0, "inputVolume", "input"), (1, "psfVolume", "input"), (2, "outputVolume", "output")]
+    assert {"psf-model", "na", "wavelength", "immersion-index", "sample-index", "psf-size", "psf-output"} <= in_xml
+    models = [e.text for p in root.iter("string-enumeration") if p.findtext("name") == "psfModel"
+              for e in p.findall("element")]
+    assert models == ["file", "born-wolf", "gibson-lanni"]
     algorithms = [e.text for p in root.iter("string-enumeration") if p.findtext("name") == "algorithm"
                   for e in p.findall("element")]
     assert algorithms == ["richardson-lucy", "landweber", "projected-landweber", "inverse", "tikhonov", "wiener"]
@@ -452,3 +457,83 @@ def test_fft_backends_agree_and_are_reported(work, gpu, edges):
             assert used[backend] == backend
         values[backend] = numpy.array(read_nrrd(output)[1])
     assert numpy.abs(values["cufft"] - values["vkfft"]).max() <= 1e-4 * numpy.abs(values["cufft"]).max()
+
+
+# --- computed PSF (--psf-model) --------------------------------------------------------------------
+
+def bessel_j1(x):
+    """J1(x) = (1/pi) integral_0^pi cos(t - x sin t) dt; the trapezoid rule converges exponentially
+    on this periodic integrand (an independent value: no Bessel function of the tool's)."""
+    import math
+    n = 400
+    return sum(math.cos(t - x * math.sin(t)) for t in (math.pi * (k + 0.5) / n for k in range(n))) / n
+
+
+def test_computed_psf_is_the_airy_pattern_in_focus(work):
+    import math
+    na, wavelength, step = 1.0, 0.5, 0.0305  # ten voxels to the first zero, 0.61 wavelength / NA
+    psf_file = os.path.join(work, "airy.nrrd")
+    result = run("--cpu", "--psf-model", "born-wolf", "--na", na, "--wavelength", wavelength, "--immersion-index", 1.0,
+                 "--psf-size", "25,25", "--psf-spacing", f"{step},{step}", "--psf-output", psf_file,
+                 os.path.join(work, "image2d.nrrd"), os.path.join(work, "airy-deconvolved.nrrd"))
+    assert result.returncode == 0, result.stderr
+    assert "with a 25x25 PSF" in result.stdout
+    fields, values = read_nrrd(psf_file)
+    assert fields["sizes"].split() == ["25", "25"]
+    assert [max(map(abs, v)) for v in vectors(fields["space directions"])] == pytest.approx([step, step])
+    assert sum(values) == pytest.approx(1.0, abs=1e-5)
+    peak = values[12 * 25 + 12]
+    assert peak == max(values)
+    for y in range(25):
+        for x in range(25):
+            v = 2 * math.pi / wavelength * na * step * math.hypot(x - 12, y - 12)
+            airy = 1.0 if v == 0 else (2 * bessel_j1(v) / v) ** 2
+            assert values[y * 25 + x] / peak == pytest.approx(airy, abs=1e-5), (x, y)
+    assert values[12 * 25 + 22] / peak < 1e-5  # the first dark ring, ten voxels out
+
+
+def test_computed_psf_deconvolves_as_the_same_psf_from_a_file(work):
+    psf_file = os.path.join(work, "gibson-lanni.nrrd")
+    computed, given = os.path.join(work, "computed.nrrd"), os.path.join(work, "given.nrrd")
+    optics = ["--psf-model", "gibson-lanni", "--na", 1.2, "--wavelength", 0.6, "--immersion-index", 1.515,
+              "--sample-index", 1.33, "--particle-depth", 4]
+    result = run("--cpu", "--iterations", 3, *optics, "--psf-output", psf_file, os.path.join(work, "image.nrrd"),
+                 computed)
+    assert result.returncode == 0, result.stderr
+    # The default grid: the input's spacing (0.5, 0.75, 1.5 here) and size, at most 33 per axis.
+    fields, values = read_nrrd(psf_file)
+    assert fields["sizes"].split() == [str(s) for s in IMAGE_3D]
+    assert [max(map(abs, v)) for v in vectors(fields["space directions"])] == pytest.approx([0.5, 0.75, 1.5])
+    assert sum(values) == pytest.approx(1.0, abs=1e-5)
+    result = run("--cpu", "--iterations", 3, os.path.join(work, "image.nrrd"), psf_file, given)
+    assert result.returncode == 0, result.stderr
+    assert read_nrrd(computed)[1] == read_nrrd(given)[1]
+    estimate = run("--estimate", *optics, "--psf-size", "9,9,5", os.path.join(work, "image.nrrd"))
+    assert estimate.returncode == 0, estimate.stderr
+    assert "PSF 9x9x5" in estimate.stdout
+
+
+@pytest.mark.parametrize("case,arguments,message", [
+    ("PSF file and model", ["--psf-model", "born-wolf", "{w}/image.nrrd", "{w}/psf.nrrd", "{w}/bad.nrrd"],
+     "not both"),
+    ("neither", ["{w}/image.nrrd", "{w}/bad.nrrd"], "--psf-model born-wolf|gibson-lanni"),
+    ("unknown model", ["--psf-model", "gaussian", "{w}/image.nrrd", "{w}/bad.nrrd"], "unknown PSF model 'gaussian'"),
+    ("aperture above the immersion index", ["--psf-model", "born-wolf", "--na", "1.4", "--immersion-index", "1.33",
+                                            "{w}/image.nrrd", "{w}/bad.nrrd"], "numerical aperture"),
+    ("size of another dimension", ["--psf-model", "born-wolf", "--psf-size", "9,9", "{w}/image.nrrd", "{w}/bad.nrrd"],
+     "--psf-size needs 3 values"),
+    ("size not a number", ["--psf-model", "born-wolf", "--psf-size", "9,x,9", "{w}/image.nrrd", "{w}/bad.nrrd"],
+     "--psf-size takes numbers"),
+    ("negative depth", ["--psf-model", "gibson-lanni", "--particle-depth", "-2", "{w}/image.nrrd", "{w}/bad.nrrd"],
+     "depth"),
+    ("PSF output without a model", ["--psf-output", "{w}/bad-psf.nrrd", "{w}/image.nrrd", "{w}/psf.nrrd",
+                                    "{w}/bad.nrrd"], "--psf-output"),
+])
+def test_bad_psf_arguments_fail_cleanly(work, case, arguments, message):
+    result = run(*[a.format(w=work) for a in arguments])
+    assert result.returncode != 0, case
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("CudaDeconvolution: ") and message in lines[0], lines[0]
+    assert not os.path.exists(os.path.join(work, "bad.nrrd"))
+    assert not os.path.exists(os.path.join(work, "bad-psf.nrrd"))

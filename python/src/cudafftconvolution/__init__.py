@@ -7,6 +7,8 @@ the same results come from NumPy's FFT; last_compute_device() says which path ra
     import cudafftconvolution as cfc
     blurred = cfc.convolve(volume, psf, mode="same", normalize=True)
     restored = cfc.richardson_lucy(blurred, psf, iterations=50, accelerate=True)
+    psf = cfc.psf.gibson_lanni((32, 64, 64), (0.2, 0.065, 0.065), na=1.4, wavelength=0.52,
+                               immersion_index=1.515, sample_index=1.33)   # when none was measured
 """
 from ._api import (
     BOUNDARIES,
@@ -34,6 +36,7 @@ from ._deconvolution import (
     release,
     richardson_lucy,
 )
+from . import psf
 from ._native import CUFFT_SOURCE, LOAD_ERROR, CudaError, CudaOutOfMemoryError, GPUMemoryBudgetError, NoGPUError
 
 __version__ = "0.1.0"
@@ -64,5 +67,6 @@ __all__ = [
     "last_deconvolution_info",
     "last_fft_backend",
     "release",
+    "psf",
     "richardson_lucy",
 ]

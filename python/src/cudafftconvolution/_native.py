@@ -15,7 +15,7 @@ import sys
 import threading
 
 CUFFT_SONAME = "libcufft.so.12"
-ABI_VERSION = 4  # 2: the deconvolution section (cfc_deconvolution, cfc_deconvolve); 3: fft_backend fields; 4: the energy halo
+ABI_VERSION = 5  # 2: the deconvolution section (cfc_deconvolution, cfc_deconvolve); 3: fft_backend fields; 4: the energy halo; 5: computed PSFs (cfc_psf)
 
 OK, INVALID_ARGUMENT, BUDGET, OUT_OF_MEMORY, CUDA, NO_DEVICE, INTERNAL = range(7)
 
@@ -95,6 +95,29 @@ class DeconvolutionInfo(ctypes.Structure):
         ("iterations", ctypes.c_uint32),
         ("fft_backend", ctypes.c_int32),
         ("halo", ctypes.c_uint64 * 3),
+    ]
+
+
+class PSF(ctypes.Structure):
+    """cfc_psf (ABI version 3): a computed PSF's model, grid (x first) and optics."""
+
+    _fields_ = [
+        ("model", ctypes.c_int32),
+        ("confocal", ctypes.c_int32),
+        ("dimension", ctypes.c_uint32),
+        ("size", ctypes.c_uint64 * 3),
+        ("spacing", ctypes.c_double * 3),
+        ("numerical_aperture", ctypes.c_double),
+        ("wavelength", ctypes.c_double),
+        ("immersion_index", ctypes.c_double),
+        ("sample_index", ctypes.c_double),
+        ("particle_depth", ctypes.c_double),
+        ("immersion_design_index", ctypes.c_double),
+        ("coverslip_index", ctypes.c_double),
+        ("coverslip_design_index", ctypes.c_double),
+        ("coverslip_thickness", ctypes.c_double),
+        ("coverslip_design_thickness", ctypes.c_double),
+        ("working_distance", ctypes.c_double),
     ]
 
 
@@ -189,7 +212,10 @@ def _declare(lib):
         ctypes.c_void_p, p(Deconvolution), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
         IterationCallback, ctypes.c_void_p, ctypes.c_void_p, p(DeconvolutionInfo),
     ]
-    for name in ("cfc_device_memory", "cfc_plan", "cfc_engine_create", "cfc_engine_release",
+    lib.cfc_psf_defaults.restype = None
+    lib.cfc_psf_defaults.argtypes = [p(PSF)]
+    lib.cfc_psf_compute.argtypes = [p(PSF), ctypes.c_void_p]
+    for name in ("cfc_psf_compute", "cfc_device_memory", "cfc_plan", "cfc_engine_create", "cfc_engine_release",
                  "cfc_engine_allocated_bytes", "cfc_convolve", "cfc_deconvolution_plan", "cfc_deconvolution_plan_kernel",
                  "cfc_deconvolve"):
         getattr(lib, name).restype = ctypes.c_int
@@ -285,6 +311,18 @@ def deconvolution_defaults():
     problem = Deconvolution()
     LIBRARY.cfc_deconvolution_defaults(ctypes.byref(problem))
     return problem
+
+
+def psf_defaults():
+    """A cfc_psf with the defaults of itk::MicroscopePSF (cfc_psf_defaults)."""
+    psf = PSF()
+    LIBRARY.cfc_psf_defaults(ctypes.byref(psf))
+    return psf
+
+
+def psf_compute(psf, output_pointer):
+    """cfc_psf_compute into a C-contiguous float64 buffer of the PSF's size."""
+    check(LIBRARY.cfc_psf_compute(ctypes.byref(psf), output_pointer))
 
 
 def deconvolution_plan(problem, device, kernel=None):
