@@ -53,7 +53,8 @@ struct ZeroBlock;
  * outside an inverse box (VkFFT leaves it undefined). CUDAFFTCONVOLUTION_FFT_PRUNING=0 (read
  * by Make) turns pruning off.
  *
- * Auto and VkFFT fall back to cuFFT, with one warning line on stderr (once per reason), when the
+ * Auto picks VkFFT for grids of 2^24 values and more, cuFFT for smaller ones. Auto and VkFFT
+ * fall back to cuFFT, with one warning line on stderr (once per reason), when the
  * VkFFT plugin cannot be loaded or VkFFT cannot plan the size; Auto stays silent in a build
  * without the plugin. Failures of cuFFT and of a transform throw CudaFFTConvolutionEngineError.
  * \ingroup CudaFFTConvolution

@@ -87,6 +87,20 @@ MakeVkFFTPlans(const SizeArray & fft,
                std::string &     whyNot,
                const ZeroBlock * zero = nullptr);
 
+/** Whether pruned plans give what the full plans of their size give where it matters (the
+ * forward transform of values that are zero in the block; the inverse transform outside the
+ * block), on random values in two scratch grids allocated for the check, on \a stream (waits for
+ * it); false with the reason (also when the scratch cannot be allocated). */
+bool
+PrunedPlansAgree(FFTPlans &        full,
+                 FFTPlans &        pruned,
+                 const SizeArray & fft,
+                 unsigned int      dimension,
+                 unsigned int      elementSize,
+                 const ZeroBlock & zero,
+                 cudaStream_t      stream,
+                 std::string &     whyNot);
+
 /** Whether this build has the VkFFT plugin (vkFFT.h was found when it was configured). */
 bool
 VkFFTBuilt();
