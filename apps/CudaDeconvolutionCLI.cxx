@@ -21,9 +21,11 @@
 // CudaFFTConvolution: --xml, Slicer-shaped arguments, one <filter-progress> line per iteration.
 //   CudaDeconvolution [options] input psf output
 //   CudaDeconvolution --estimate [options] input psf      (the GPU memory plan, then exit)
+// Image files: any format ITK reads, TIFF stacks and OME-TIFF included (CudaFFTConvolutionImageFiles.h).
 
 #include "CudaDeconvolutionXML.h"
 #include "CudaFFTConvolutionCLISupport.h"
+#include "CudaFFTConvolutionImageFiles.h"
 
 #include "itkCudaFFTConvolutionFilterSupport.h"
 #include "itkCudaInverseDeconvolutionImageFilter.h"
@@ -73,6 +75,9 @@ struct Options
   std::string        precision{ "float" };
   itk::SizeValueType budget{ 0 }; // 0: automatic
   bool               cpu{ false };
+  std::string        spacing;                // --spacing "sx,sy[,sz]", "" for the file's
+  std::string        outputType{ "float" }; // ParseOutputType
+  std::string        fftBackend{}; // "": the environment's (cuFFT when unset)
 };
 
 /** What a run reports back (printed, and Slicer's return parameters). */
@@ -84,6 +89,7 @@ struct Report
   unsigned int        iterations{ 0 }; // done (by the last tile); 0 for the direct methods
   std::vector<double> divergence;      // entry i: after i iterations
   itk::SizeValueType  greatestPrimeFactor{ 0 };
+  std::string         fftBackend{ "none" }; // cufft or vkfft on the GPU
 };
 
 Algorithm
@@ -172,6 +178,8 @@ CheckOptions(const Options & options)
   ParseBoundary(options.boundary);
   ParseDeconvolutionMode(options.mode);
   CheckPrecision(options.precision);
+  ParseOutputType(options.outputType);
+  CheckFFTBackend(options.fftBackend);
   if (options.iterations < 0 || options.iterations > static_cast<int>(Planner::MaximumIterations))
     throw UsageError("--iterations must be between 0 (the initial estimate) and " +
                      std::to_string(Planner::MaximumIterations));
@@ -291,6 +299,7 @@ MakeFilter(const TImage * input, const TImage * psf, const Options & options)
   filter->SetEdges(ParseEdges(options.edges));
   filter->SetGPUMemoryBudget(options.budget);
   filter->SetComputeDevice(options.cpu ? ComputeDevice::CPU : ComputeDevice::AUTOMATIC);
+  SetFFTBackend(filter.GetPointer(), options.fftBackend);
   return filter;
 }
 
@@ -346,7 +355,8 @@ PrintSummary(const TImage * input, const TImage * psf, const Options & options, 
     std::cout << ", " << report.iterations << " iteration(s)" << (options.accelerate ? ", accelerated" : "");
   }
   std::cout << ", " << options.edges << " edges, " << options.boundary << (options.normalize ? ", normalized" : "")
-            << ", " << options.mode << ", " << options.precision << ") on the " << report.device << " in "
+            << ", " << options.mode << ", " << options.precision << ") on the " << report.device
+            << (report.fftBackend != "none" ? " (" + report.fftBackend + ")" : std::string()) << " in "
             << report.seconds * 1e3 << " ms: " << report.tiles << " tile(s), greatest prime factor "
             << report.greatestPrimeFactor << std::endl;
 }
@@ -369,6 +379,7 @@ Deconvolve(const TImage * input, const TImage * psf, const Options & options, Re
   report.device = filter->GetLastComputeDevice() == ComputeDevice::GPU ? "GPU" : "CPU";
   report.tiles = filter->GetNumberOfTiles();
   report.greatestPrimeFactor = filter->GetSizeGreatestPrimeFactor();
+  report.fftBackend = LastFFTBackendName(filter.GetPointer());
   if (iterative != nullptr)
   {
     report.iterations = iterative->GetIteration();
@@ -432,19 +443,22 @@ template <typename TImage, typename TPrecision>
 Report
 Run(const std::string & inputFile, const std::string & psfFile, const std::string & outputFile, const Options & options)
 {
-  auto   input = itk::ReadImage<TImage>(inputFile);
-  auto   psf = itk::ReadImage<TImage>(psfFile);
-  Report report;
-  auto   output = Deconvolve<TImage, TPrecision>(input, psf, options, report);
+  const auto           spacing = ParseSpacing(options.spacing, TImage::ImageDimension);
+  ImageFileInformation information;
+  auto                 input = ReadImageFile<TImage>(inputFile, spacing, information);
+  auto                 psf = ReadKernelFile<TImage>(psfFile, input.GetPointer());
+  const auto           outputType = ParseOutputType(options.outputType, information.componentType);
+  Report               report;
+  auto                 output = Deconvolve<TImage, TPrecision>(input, psf, options, report);
   if (options.divergenceFile.empty())
   {
-    WriteAtomically<TImage>(output, outputFile);
+    WriteImageFile<TImage>(output, outputFile, outputType, information.unit);
     return report;
   }
   WriteDivergence(report.divergence, options.divergenceFile);
   try
   {
-    WriteAtomically<TImage>(output, outputFile);
+    WriteImageFile<TImage>(output, outputFile, outputType, information.unit);
   }
   catch (...)
   {
@@ -511,6 +525,7 @@ DeconvolveFiles(const std::vector<std::string> & paths,
   parameters.Add("computeDevice", report.device);
   parameters.Add("elapsedSeconds", report.seconds);
   parameters.Add("iterationsDone", report.iterations);
+  parameters.Add("fftBackend", report.fftBackend);
   parameters.Write(returnParameterFile);
   return EXIT_SUCCESS;
 }
@@ -542,6 +557,9 @@ Main(int argc, char * argv[])
   TCLAP::ValueArg<std::string> precision("", "precision", "internal precision: float (default) or double", false, defaults.precision, "precision", cmd);
   TCLAP::ValueArg<std::string> budget("", "gpuMemoryBudget", "auto (80% of the free GPU memory) or a size such as 4GiB", false, "auto", "size", cmd);
   TCLAP::SwitchArg             cpu("", "cpu", "run on the CPU (ITK's deconvolution filters) even where a GPU is present", cmd);
+  TCLAP::ValueArg<std::string> spacing("", "spacing", "voxel spacing of the input, sx,sy[,sz], instead of the file's", false, "", "sx,sy,sz", cmd);
+  TCLAP::ValueArg<std::string> outputType("", "output-type", "voxel type of the output file: float (default), input (the input's), double, uint8, int8, uint16, int16, uint32 or int32 (integers rounded and clamped)", false, defaults.outputType, "type", cmd);
+  TCLAP::ValueArg<std::string> fftBackend("", "fft-backend", "the GPU's FFT library: auto, cufft or vkfft (default: the environment's CUDAFFTCONVOLUTION_FFT_BACKEND, cufft when unset)", false, "", "backend", cmd);
   TCLAP::SwitchArg             estimate("", "estimate", "print the GPU memory plan and tiles for input and PSF, then exit", cmd);
   SlicerArguments              slicer(cmd);
   TCLAP::UnlabeledMultiArg<std::string> files("files", "input image, PSF image and output image", false, "input psf output", cmd);
@@ -567,6 +585,9 @@ Main(int argc, char * argv[])
   options.precision = precision.getValue();
   options.budget = ParseBudget(budget.getValue());
   options.cpu = cpu.getValue();
+  options.spacing = spacing.getValue();
+  options.outputType = outputType.getValue();
+  options.fftBackend = fftBackend.getValue();
   CheckOptions(options);
   return DeconvolveFiles(files.getValue(), estimate.getValue(), options, slicer.returnParameterFile.getValue());
 }

@@ -21,9 +21,11 @@
 // (--flag value, bare boolean flags, positionals), progress goes to stdout as <filter-progress>.
 //   CudaFFTConvolution [options] input kernel output
 //   CudaFFTConvolution --estimate input kernel          (the GPU memory plan, then exit)
-//   CudaFFTConvolution --demo OUTDIR [--demo-scale S]
+//   CudaFFTConvolution --demo OUTDIR [--demo-scale S] [--demo-format nrrd|tif]
+// Image files: any format ITK reads, TIFF stacks and OME-TIFF included (CudaFFTConvolutionImageFiles.h).
 
 #include "CudaFFTConvolutionCLISupport.h"
+#include "CudaFFTConvolutionImageFiles.h"
 #include "CudaFFTConvolutionDemo.h"
 #include "CudaFFTConvolutionXML.h"
 
@@ -50,7 +52,10 @@ struct Options
   std::string        precision{ "float" };
   itk::SizeValueType budget{ 0 }; // 0: automatic
   bool               cpu{ false };
+  std::string        fftBackend{}; // "": the environment's (cuFFT when unset)
   bool               progress{ false };
+  std::string        spacing;                // --spacing "sx,sy[,sz]", "" for the file's
+  std::string        outputType{ "float" }; // ParseOutputType
 };
 
 /** What a run reports back (Slicer's return parameters). */
@@ -60,6 +65,7 @@ struct Report
   double       seconds{ 0 };
   int          gpu{ -1 }; // the CUDA device ordinal, -1 on the CPU
   unsigned int tiles{ 0 };
+  std::string  fftBackend{ "none" }; // cufft or vkfft on the GPU
 };
 
 template <typename TImage, typename TPrecision>
@@ -76,6 +82,7 @@ Convolve(const TImage * input, const TImage * kernel, const Options & options, R
   filter->SetOutputRegion(ParseMode(options.mode));
   filter->SetGPUMemoryBudget(options.budget);
   filter->SetComputeDevice(options.cpu ? ComputeDevice::CPU : ComputeDevice::AUTOMATIC);
+  SetFFTBackend(filter.GetPointer(), options.fftBackend);
   if (options.progress)
   {
     PrintProgressEvents(filter);
@@ -86,9 +93,11 @@ Convolve(const TImage * input, const TImage * kernel, const Options & options, R
   report.device = filter->GetLastComputeDevice() == ComputeDevice::GPU ? "GPU" : "CPU";
   report.gpu = filter->GetLastGPUDevice();
   report.tiles = static_cast<unsigned int>(filter->GetNumberOfTiles());
+  report.fftBackend = LastFFTBackendName(filter.GetPointer());
   std::cout << "convolved " << input->GetLargestPossibleRegion().GetSize() << " with "
             << kernel->GetLargestPossibleRegion().GetSize() << " (" << options.mode << ", " << options.boundary
-            << (options.normalize ? ", normalized" : "") << ") on the " << report.device << " in " << report.seconds * 1e3
+            << (options.normalize ? ", normalized" : "") << ") on the " << report.device
+            << (report.fftBackend != "none" ? " (" + report.fftBackend + ")" : std::string()) << " in " << report.seconds * 1e3
             << " ms: " << filter->GetNumberOfTiles() << " tile(s), FFT size " << filter->GetLastFFTSize()[0] << "x"
             << filter->GetLastFFTSize()[1] << "x" << filter->GetLastFFTSize()[2] << std::endl;
   typename TImage::Pointer output = filter->GetOutput();
@@ -147,10 +156,13 @@ Run(const std::string & inputFile, const std::string & kernelFile, const std::st
   Report report;
   ParseMode(options.mode);
   MakeBoundary<ImageType>(options.boundary, options.constant);
-  auto input = itk::ReadImage<ImageType>(inputFile);
-  auto kernel = itk::ReadImage<ImageType>(kernelFile);
-  auto output = Convolve<ImageType>(input, kernel, options, report);
-  WriteAtomically<ImageType>(output, outputFile);
+  const auto           spacing = ParseSpacing(options.spacing, VDimension);
+  ImageFileInformation information;
+  auto                 input = ReadImageFile<ImageType>(inputFile, spacing, information);
+  auto                 kernel = ReadKernelFile<ImageType>(kernelFile, input.GetPointer());
+  const auto           outputType = ParseOutputType(options.outputType, information.componentType);
+  auto                 output = Convolve<ImageType>(input, kernel, options, report);
+  WriteImageFile<ImageType>(output, outputFile, outputType, information.unit);
   return report;
 }
 
@@ -162,7 +174,7 @@ SecondsSince(std::chrono::steady_clock::time_point start)
 }
 
 int
-Demo(const std::string & folder, unsigned int scale, const Options & base)
+Demo(const std::string & folder, unsigned int scale, const std::string & format, const Options & base)
 {
   using namespace CudaFFTConvolutionDemo;
   using Clock = std::chrono::steady_clock;
@@ -186,7 +198,10 @@ Demo(const std::string & folder, unsigned int scale, const Options & base)
   double     projectionSeconds = 0;
   const auto write = [&](const ImageType * image, const std::string & name, double gamma) {
     auto begin = Clock::now();
-    WriteVolume(image, folder + "/" + name + ".nrrd");
+    if (format == "tif")
+      WriteImageFile(image, folder + "/" + name + ".tif", itk::IOComponentEnum::FLOAT, "");
+    else
+      WriteVolume(image, folder + "/" + name + ".nrrd");
     volumeSeconds += SecondsSince(begin);
     begin = Clock::now();
     WriteProjections(image, folder + "/" + name + ".png", gamma);
@@ -218,8 +233,8 @@ Demo(const std::string & folder, unsigned int scale, const Options & base)
                 << std::endl;
     }
   }
-  std::cout << "demo: wrote phantom, psf and convolved-{same,valid,full} as .nrrd volumes (uncompressed) and .png "
-               "projections (xy | zy)"
+  std::cout << "demo: wrote phantom, psf and convolved-{same,valid,full} as ."
+            << (format == "tif" ? "tif stacks" : "nrrd volumes") << " (uncompressed) and .png projections (xy | zy)"
             << std::endl;
   std::ostringstream timing;
   timing << std::fixed << std::setprecision(2) << "demo timing: " << SecondsSince(total) << " s in all\n  generate "
@@ -251,6 +266,7 @@ ConvolveFiles(const std::vector<std::string> & paths, bool estimate, const Optio
   ReturnParameters parameters;
   parameters.Add("computeDevice", report.device);
   parameters.Add("elapsedSeconds", report.seconds);
+  parameters.Add("fftBackend", report.fftBackend);
   parameters.Write(returnParameterFile);
   return EXIT_SUCCESS;
 }
@@ -270,8 +286,12 @@ Main(int argc, char * argv[])
   TCLAP::ValueArg<std::string> precision("", "precision", "internal precision: float (default) or double", false, "float", "precision", cmd);
   TCLAP::ValueArg<std::string> budget("", "budget", "GPU memory budget: auto (80% of the free memory) or a size such as 4GiB", false, "auto", "size", cmd);
   TCLAP::SwitchArg             cpu("", "cpu", "run on the CPU (ITK's FFT filters) even where a GPU is present", cmd);
+  TCLAP::ValueArg<std::string> fftBackend("", "fft-backend", "the GPU's FFT library: auto, cufft or vkfft (default: the environment's CUDAFFTCONVOLUTION_FFT_BACKEND, cufft when unset)", false, "", "backend", cmd);
   TCLAP::SwitchArg             estimate("", "estimate", "print the GPU memory plan and tiling for input and kernel, then exit", cmd);
   TCLAP::ValueArg<std::string> demo("", "demo", "run the demo, writing its volumes and pictures to this folder", false, "", "folder", cmd);
+  TCLAP::ValueArg<std::string> spacing("", "spacing", "voxel spacing of the input, sx,sy[,sz], instead of the file's", false, "", "sx,sy,sz", cmd);
+  TCLAP::ValueArg<std::string> outputType("", "output-type", "voxel type of the output file: float (default), input (the input's), double, uint8, int8, uint16, int16, uint32 or int32 (integers rounded and clamped)", false, "float", "type", cmd);
+  TCLAP::ValueArg<std::string> demoFormat("", "demo-format", "the demo's volumes as nrrd (default) or tif stacks", false, "nrrd", "format", cmd);
   TCLAP::ValueArg<unsigned int> demoScale("", "demo-scale", "divide the demo's sizes by this (1: the notebook's)", false, 1, "factor", cmd);
   SlicerArguments              slicer(cmd);
   TCLAP::UnlabeledMultiArg<std::string> files("files", "input image, kernel (PSF) image and output image", false, "input kernel output", cmd);
@@ -285,8 +305,13 @@ Main(int argc, char * argv[])
   options.precision = precision.getValue();
   options.budget = ParseBudget(budget.getValue());
   options.cpu = cpu.getValue();
+  options.fftBackend = fftBackend.getValue();
   options.progress = true;
+  options.spacing = spacing.getValue();
+  options.outputType = outputType.getValue();
   ParseMode(options.mode);
+  ParseOutputType(options.outputType);
+  CheckFFTBackend(options.fftBackend);
   CheckPrecision(options.precision);
   if (!demo.isSet())
   {
@@ -296,8 +321,12 @@ Main(int argc, char * argv[])
   {
     throw UsageError("--demo-scale must be between 1 and 16");
   }
+  if (demoFormat.getValue() != "nrrd" && demoFormat.getValue() != "tif")
+  {
+    throw UsageError("unknown --demo-format '" + demoFormat.getValue() + "': use nrrd or tif");
+  }
   options.progress = false;
-  return Demo(demo.getValue(), demoScale.getValue(), options);
+  return Demo(demo.getValue(), demoScale.getValue(), demoFormat.getValue(), options);
 }
 } // namespace
 

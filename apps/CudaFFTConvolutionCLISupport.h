@@ -19,7 +19,7 @@
 #define CudaFFTConvolutionCLISupport_h
 
 // What the module's command-line tools (CudaFFTConvolution, CudaDeconvolution) share as 3D Slicer
-// CLI modules: --xml, argument parsing helpers, reading and writing image files, progress lines,
+// CLI modules: --xml, argument parsing helpers, writing files atomically, progress lines,
 // return parameters, and the way a failure ends the process (one line on stderr, exit 1, no
 // partial output file).
 
@@ -202,6 +202,47 @@ ParseBoundary(const std::string & boundary)
   throw UsageError("unknown boundary condition '" + boundary + "': use zero-flux-neumann, constant or periodic");
 }
 
+/** Applies --fft-backend to a filter: "" (not given) keeps the filter's default, the environment's
+ * CUDAFFTCONVOLUTION_FFT_BACKEND (cuFFT when unset); auto, cufft or vkfft force it. Another name
+ * is refused by the filters' one reading of backend names, with the choices. */
+template <typename TFilter>
+void
+SetFFTBackend(TFilter * filter, const std::string & name)
+{
+  if (!name.empty())
+  {
+    filter->SetFFTBackend(name);
+  }
+}
+
+/** The backend a filter's last update transformed with, for the return parameters and the
+ * report: cufft or vkfft, "none" where it ran on the CPU. */
+template <typename TFilter>
+std::string
+LastFFTBackendName(const TFilter * filter)
+{
+  using FFTBackend = itk::CudaFFTConvolutionImageFilterEnums::FFTBackend;
+  const FFTBackend used = filter->GetLastFFTBackend();
+  return used == FFTBackend::AUTO ? "none" : itk::CudaFFTConvolutionImageFilterEnums::FFTBackendName(used);
+}
+
+/** Throws a UsageError unless \a name is empty (not given) or a backend name. */
+inline void
+CheckFFTBackend(const std::string & name)
+{
+  try
+  {
+    if (!name.empty())
+    {
+      itk::CudaFFTConvolutionImageFilterEnums::FFTBackendFromName(name);
+    }
+  }
+  catch (const std::invalid_argument & error)
+  {
+    throw UsageError(error.what());
+  }
+}
+
 /** The boundary condition by name, with \a constant for "constant" (the filters copy it). */
 template <typename TImage>
 std::unique_ptr<itk::ImageBoundaryCondition<TImage>>
@@ -222,50 +263,6 @@ MakeBoundary(const std::string & boundary, double constant)
       break;
   }
   return std::make_unique<itk::ZeroFluxNeumannBoundaryCondition<TImage>>();
-}
-
-/** Dimension of an image file, read from its header; a clear message when it cannot be read. */
-inline unsigned int
-FileDimension(const std::string & fileName, const char * what)
-{
-  if (!itksys::SystemTools::FileExists(fileName, true))
-  {
-    throw UsageError(std::string("the ") + what + " file '" + fileName + "' does not exist");
-  }
-  auto io = itk::ImageIOFactory::CreateImageIO(fileName.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
-  if (io.IsNull())
-  {
-    throw UsageError(std::string("the ") + what + " file '" + fileName + "' is not an image ITK can read");
-  }
-  io->SetFileName(fileName);
-  try
-  {
-    io->ReadImageInformation();
-  }
-  catch (const itk::ExceptionObject & error)
-  {
-    throw UsageError(std::string("the ") + what + " file '" + fileName + "' cannot be read: " +
-                     OneLine(error.GetDescription()));
-  }
-  return io->GetNumberOfDimensions();
-}
-
-/** The dimension of an image file and its kernel file, which must agree and be 2 or 3. */
-inline unsigned int
-ImageAndKernelDimension(const std::string & imageFile, const std::string & kernelFile, const char * kernelName)
-{
-  const unsigned int dimension = FileDimension(imageFile, "input");
-  const unsigned int kernelDimension = FileDimension(kernelFile, kernelName);
-  if (dimension != kernelDimension)
-  {
-    throw UsageError("the input has " + std::to_string(dimension) + " dimensions but the " + kernelName + " has " +
-                     std::to_string(kernelDimension));
-  }
-  if (dimension != 2 && dimension != 3)
-  {
-    throw UsageError("the input has " + std::to_string(dimension) + " dimensions; 2 or 3 are supported");
-  }
-  return dimension;
 }
 
 /** Writes \a fileName through a temporary name in the same folder, which \a write(name) fills,

@@ -122,6 +122,9 @@ Convolve(cfc_engine &        handle,
          void *              stream,
          cfc_plan_info *     info)
 {
+  // Before planning (the work areas planned with are this backend's); a deconvolution on the same
+  // handle may have set another.
+  handle.engine.SetFFTBackend(CfcFFTBackendOf(problem.fft_backend));
   std::uint64_t budget = MemoryPolicy::Budget(problem.memory_budget, &handle.engine, handle.device);
   MemoryPolicy::Run(
     handle.engine,
@@ -143,6 +146,10 @@ Convolve(cfc_engine &        handle,
         RunPlan<double>(handle, plan, problem, input, output, kernel, kernelOnDevice, identity, normalize, constant, stream);
       }
       FillInfo(plan, budget, info);
+      if (info != nullptr)
+      {
+        info->fft_backend = CfcFFTBackendCode(handle.engine.GetLastFFTBackend());
+      }
     });
   return CFC_OK;
 }
@@ -230,8 +237,9 @@ extern "C"
       request.memoryBudget = MemoryPolicy::Budget(problem->memory_budget, nullptr, device);
       if (gpu)
       {
-        request.workArea = [problem](const Planner::SizeArray & fft, unsigned int dimension) {
-          return Engine::WorkAreaBytes(fft, dimension, problem->element_size);
+        const Engine::FFTBackend backend = CfcFFTBackendOf(problem->fft_backend);
+        request.workArea = [problem, backend](const Planner::SizeArray & fft, unsigned int dimension) {
+          return Engine::WorkAreaBytes(fft, dimension, problem->element_size, backend);
         };
       }
       FillInfo(Planner::MakePlan(request), request.memoryBudget, info);

@@ -37,8 +37,8 @@
 extern "C" {
 #endif
 
-/** Bumped when a struct or signature below changes. */
-#define CFC_ABI_VERSION 2
+/** Bumped when a struct or signature below changes (3: the FFT backend fields). */
+#define CFC_ABI_VERSION 3
 
 typedef enum cfc_status
 {
@@ -65,6 +65,21 @@ enum cfc_boundary
   CFC_BOUNDARY_PERIODIC = 2
 };
 
+/** The FFT library under the engine (ABI version 3): the field fft_backend of cfc_problem and
+ * cfc_deconvolution asks for one, that of the info structs says which one a run used. DEFAULT
+ * (0, what a zeroed struct holds) is the environment's CUDAFFTCONVOLUTION_FFT_BACKEND (cufft,
+ * vkfft or auto), cuFFT when it is unset; AUTO: VkFFT where it plans the size, else cuFFT. VkFFT
+ * falls back to cuFFT (one warning on stderr) where its plugin cannot be loaded. In an info,
+ * CFC_FFT_BACKEND_CUFFT or CFC_FFT_BACKEND_VKFFT after a run, DEFAULT for a plan that did not
+ * run. The names "auto", "cufft" and "vkfft" are the same on every face of the module. */
+enum cfc_fft_backend
+{
+  CFC_FFT_BACKEND_DEFAULT = 0,
+  CFC_FFT_BACKEND_AUTO = 1,
+  CFC_FFT_BACKEND_CUFFT = 2,
+  CFC_FFT_BACKEND_VKFFT = 3
+};
+
 /** One convolution problem. Per axis: image size N, kernel size K, centre c = floor(K/2);
  * y[n] = sum_j k[j] x[n - j + c]. Axes beyond dimension have size 1. Sizes are checked before
  * any arithmetic: the product over the axes of 2 (N + K) must be below 2^55, so that no voxel
@@ -80,6 +95,7 @@ typedef struct cfc_problem
   uint32_t element_size;    /* 4 (float) or 8 (double): the input, kernel and output type */
   uint64_t memory_budget;   /* device bytes the engine may hold; 0: 80% of what is free */
   int32_t  device_resident; /* 1: input, output (and the kernel if so flagged) are device memory */
+  int32_t  fft_backend;     /* cfc_fft_backend (ABI version 3) */
 } cfc_problem;
 
 /** What a plan holds. The output region's index is relative to the image's first voxel
@@ -92,6 +108,7 @@ typedef struct cfc_plan_info
   uint64_t tiles;
   uint64_t peak_device_bytes; /* device memory the run holds at most, beyond the caller's arrays */
   uint64_t memory_budget;     /* the budget planned with (0: no limit) */
+  int32_t  fft_backend;       /* cfc_fft_backend the run used (ABI version 3) */
 } cfc_plan_info;
 
 typedef struct cfc_engine cfc_engine;
@@ -110,7 +127,8 @@ CFC_API int cfc_device_available(int device, char * reason, size_t capacity);
 CFC_API cfc_status cfc_device_memory(int device, uint64_t * free_bytes, uint64_t * total_bytes);
 
 /** Plans a problem without running it: the output region, tiles and device memory. With a
- * device present the cuFFT work areas are exact, otherwise (a machine without GPUs) modelled.
+ * device present the FFT work areas (of the problem's fft_backend) are exact, otherwise (a
+ * machine without GPUs) modelled.
  * A budget of 0 plans with 80% of the device's free memory (no limit without a device). */
 CFC_API cfc_status cfc_plan(const cfc_problem * problem, int device, cfc_plan_info * info);
 
@@ -200,6 +218,7 @@ typedef struct cfc_deconvolution
   double   total_variation; /* Richardson-Lucy-TV lambda; 0: off */
   double   relative_change_tolerance;
   double   divergence_tolerance;
+  int32_t  fft_backend; /* cfc_fft_backend (ABI version 3) */
 } cfc_deconvolution;
 
 typedef struct cfc_deconvolution_info
@@ -211,6 +230,7 @@ typedef struct cfc_deconvolution_info
   uint64_t peak_device_bytes;
   uint64_t memory_budget;
   uint32_t iterations; /* iterations the last tile ran */
+  int32_t  fft_backend; /* cfc_fft_backend the run used (ABI version 3) */
 } cfc_deconvolution_info;
 
 /** Called before each iteration of a tile; returning 0 ends that tile's iterations. divergence

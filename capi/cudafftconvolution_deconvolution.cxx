@@ -49,6 +49,7 @@ DeconvolutionRequest(const cfc_deconvolution & problem)
   shape.mode = problem.mode;
   shape.boundary = problem.boundary;
   shape.element_size = problem.element_size;
+  shape.fft_backend = problem.fft_backend;
   CfcCheckProblem(&shape);
   if (problem.mode == CFC_MODE_FULL)
   {
@@ -157,9 +158,10 @@ PlanDeconvolution(const cfc_deconvolution & problem, std::uint64_t budget, int d
   request.memoryBudget = budget;
   if (gpu)
   {
-    const unsigned int elementSize = problem.element_size;
-    request.workArea = [elementSize](const Planner::SizeArray & fft, unsigned int dimension) {
-      return Engine::WorkAreaBytes(fft, dimension, elementSize);
+    const unsigned int       elementSize = problem.element_size;
+    const Engine::FFTBackend backend = CfcFFTBackendOf(problem.fft_backend);
+    request.workArea = [elementSize, backend](const Planner::SizeArray & fft, unsigned int dimension) {
+      return Engine::WorkAreaBytes(fft, dimension, elementSize, backend);
     };
   }
   (void)device;
@@ -276,6 +278,7 @@ extern "C"
           return callback(user, report.iteration, report.tile, report.tiles, report.divergence, report.relativeChange) != 0;
         };
       }
+      engine->engine.SetFFTBackend(CfcFFTBackendOf(problem->fft_backend)); // checked by the plan below too
       // A device allocation that fails anyway is retried on smaller tiles (MemoryPolicy::Run).
       std::uint64_t budget = MemoryPolicy::Budget(problem->memory_budget, &engine->engine, engine->device);
       MemoryPolicy::Run(
@@ -298,6 +301,10 @@ extern "C"
             RunDeconvolution<double>(*engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
           }
           FillDeconvolutionInfo(plan, budget, engine->engine.LastIterations(), info);
+          if (info != nullptr)
+          {
+            info->fft_backend = CfcFFTBackendCode(engine->engine.GetLastFFTBackend());
+          }
         });
       return CFC_OK;
     });

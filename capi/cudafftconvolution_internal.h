@@ -113,6 +113,43 @@ CfcModeOf(std::int32_t mode)
   return static_cast<Planner::OutputRegionEnum>(mode);
 }
 
+/** The engine's backend for a problem's fft_backend (DEFAULT: the environment's); an unknown
+ * value throws std::invalid_argument naming the choices. */
+inline Engine::FFTBackend
+CfcFFTBackendOf(std::int32_t backend)
+{
+  switch (backend)
+  {
+    case CFC_FFT_BACKEND_DEFAULT:
+      return Engine::DefaultFFTBackend();
+    case CFC_FFT_BACKEND_AUTO:
+      return Engine::FFTBackend::Auto;
+    case CFC_FFT_BACKEND_CUFFT:
+      return Engine::FFTBackend::CuFFT;
+    case CFC_FFT_BACKEND_VKFFT:
+      return Engine::FFTBackend::VkFFT;
+    default:
+      throw std::invalid_argument("unknown fft_backend " + std::to_string(backend) +
+                                  " (0 the environment's default, 1 auto, 2 cufft, 3 vkfft)");
+  }
+}
+
+/** The info's fft_backend for the backend an engine's last run used. */
+inline std::int32_t
+CfcFFTBackendCode(Engine::FFTBackend used)
+{
+  switch (used)
+  {
+    case Engine::FFTBackend::CuFFT:
+      return CFC_FFT_BACKEND_CUFFT;
+    case Engine::FFTBackend::VkFFT:
+      return CFC_FFT_BACKEND_VKFFT;
+    case Engine::FFTBackend::Auto:
+      break;
+  }
+  return CFC_FFT_BACKEND_DEFAULT;
+}
+
 /** The bound of every size a problem brings across the ABI: the product over the axes of
  * 2 (N + K), more than any FFT grid a planner may choose (N + K - 1 rounded up to a smooth size,
  * or a tile's data plus the kernel), stays below 2^55, so that 256 bytes per voxel of it (the
@@ -200,6 +237,7 @@ CfcCheckProblem(const cfc_problem * problem)
     }
   }
   CfcCheckSizes(problem->dimension, problem->image_size, problem->kernel_size);
+  CfcFFTBackendOf(problem->fft_backend);
 }
 
 /** The planner's request for a problem (the budget is filled in by the caller). */
@@ -223,7 +261,7 @@ struct cfc_engine
     return a.dimension == b.dimension && std::equal(a.image_size, a.image_size + 3, b.image_size) &&
            std::equal(a.kernel_size, a.kernel_size + 3, b.kernel_size) && a.mode == b.mode &&
            a.boundary == b.boundary && a.element_size == b.element_size && a.memory_budget == b.memory_budget &&
-           (a.device_resident != 0) == (b.device_resident != 0);
+           (a.device_resident != 0) == (b.device_resident != 0) && a.fft_backend == b.fft_backend;
   }
 
   /** The last plan serves while the problem is the same and, under the automatic budget (which

@@ -105,6 +105,7 @@ public:
   using typename Superclass::OutputRegionModeEnum;
   using OutputRegionEnum = CudaFFTConvolutionImageFilterEnums::OutputRegion;
   using ComputeDeviceEnum = CudaFFTConvolutionImageFilterEnums::ComputeDevice;
+  using FFTBackendEnum = CudaFFTConvolutionImageFilterEnums::FFTBackend;
   using EdgesEnum = CudaDeconvolutionImageFilterEnums::Edges;
   using PlannerType = CudaDeconvolutionPlanner;
   using PlanType = PlannerType::Plan;
@@ -166,6 +167,24 @@ public:
 
   /** The CUDA device ordinal the last update ran on; -1 when it ran on the CPU. */
   itkGetConstMacro(LastGPUDevice, int);
+
+  /** The FFT library under the GPU engine: AUTO (VkFFT where it plans the size, else cuFFT),
+   * CUFFT or VKFFT (CudaFFTConvolutionImageFilterEnums::FFTBackend). By default the environment's
+   * choice, CUDAFFTCONVOLUTION_FFT_BACKEND read when the filter is made; cuFFT when it is unset.
+   * The CPU path ignores it. */
+  itkSetEnumMacro(FFTBackend, FFTBackendEnum);
+  itkGetEnumMacro(FFTBackend, FFTBackendEnum);
+
+  /** Sets the FFT backend by name: "auto", "cufft" or "vkfft" (case ignored); another name throws
+   * an ExceptionObject that names it and the choices. For ITK's Python functional interface:
+   * fft_backend="vkfft". */
+  virtual void
+  SetFFTBackend(const std::string & name);
+
+  /** The backend the last GPU update transformed with: CUFFT or VKFFT (CUFFT where VKFFT was
+   * asked for but its plugin could not be loaded or could not plan the size: the engine then
+   * warns on stderr). AUTO before the first GPU update and after an update on the CPU. */
+  itkGetEnumMacro(LastFFTBackend, FFTBackendEnum);
 
   /** Device bytes the filter may use; 0 (default) means 80% of the device's free memory. */
   itkSetMacro(GPUMemoryBudget, SizeValueType);
@@ -340,6 +359,8 @@ private:
   ComputeDeviceEnum m_LastComputeDevice{ ComputeDeviceEnum::AUTOMATIC };
   int               m_GPUDevice{ -1 };
   int               m_LastGPUDevice{ -1 };
+  FFTBackendEnum    m_FFTBackend{ FFTBackendEnum::CUFFT }; // the constructor reads the environment
+  FFTBackendEnum    m_LastFFTBackend{ FFTBackendEnum::AUTO };
   SizeValueType     m_GPUMemoryBudget{ 0 };
   SizeValueType     m_NumberOfTiles{ 0 };
   SizeValueType     m_LastEstimatedGPUMemory{ 0 };

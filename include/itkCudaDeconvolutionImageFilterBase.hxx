@@ -46,6 +46,7 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
   {
     m_SizeGreatestPrimeFactor = forward->GetSizeGreatestPrimeFactor();
   }
+  m_FFTBackend = CudaFFTConvolutionFilterSupport::DefaultFFTBackend();
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -91,6 +92,22 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
     itkExceptionMacro(<< error.what());
   }
   this->SetBoundaryCondition(condition.get()); // copies it
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+void
+CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::SetFFTBackend(const std::string & name)
+{
+  FFTBackendEnum backend{ m_FFTBackend };
+  try
+  {
+    backend = CudaFFTConvolutionImageFilterEnums::FFTBackendFromName(name); // the one reading of every face
+  }
+  catch (const std::invalid_argument & error)
+  {
+    itkExceptionMacro(<< error.what());
+  }
+  this->SetFFTBackend(backend);
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -240,8 +257,9 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
   }
   if (CudaFFTConvolutionEngine::DeviceAvailable(nullptr, m_GPUDevice))
   {
-    request.workArea = [](const PlannerType::SizeArray & grid, unsigned int dimension) {
-      return CudaFFTConvolutionEngine::WorkAreaBytes(grid, dimension, sizeof(InternalPrecisionType));
+    const auto backend = CudaFFTConvolutionFilterSupport::ToEngine(m_FFTBackend);
+    request.workArea = [backend](const PlannerType::SizeArray & grid, unsigned int dimension) {
+      return CudaFFTConvolutionEngine::WorkAreaBytes(grid, dimension, sizeof(InternalPrecisionType), backend);
     };
   }
   this->FillRequest(request);
@@ -460,6 +478,7 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
     this->RunOnGPU(buffers);
     m_LastComputeDevice = ComputeDeviceEnum::GPU;
     m_LastGPUDevice = m_Engine->GetLastDevice();
+    m_LastFFTBackend = CudaFFTConvolutionFilterSupport::FromEngine(m_Engine->GetLastFFTBackend());
     return true;
   }
   catch (const CudaFFTConvolutionEngineError & error)
@@ -509,7 +528,7 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
   PlannerType::Request request = this->MakeRequest(Support::ToBox(this->GetInput()->GetLargestPossibleRegion()),
                                                    Support::ToBox(this->GetOutput()->GetBufferedRegion()));
   // The staging threads obey ITK's thread settings.
-  Support::PrepareEngine(m_Engine, m_GPUDevice, this->GetMultiThreader()->GetMaximumNumberOfThreads());
+  Support::PrepareEngine(m_Engine, m_GPUDevice, this->GetMultiThreader()->GetMaximumNumberOfThreads(), m_FFTBackend);
   request.memoryBudget = CudaFFTConvolutionMemoryPolicy::Budget(m_GPUMemoryBudget, m_Engine.get(), m_GPUDevice);
   CudaFFTConvolutionMemoryPolicy::Run(
     *m_Engine,
@@ -596,6 +615,7 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
 {
   m_LastComputeDevice = ComputeDeviceEnum::CPU;
   m_LastGPUDevice = -1;
+  m_LastFFTBackend = FFTBackendEnum::AUTO;
   m_NumberOfTiles = 1;
   m_LastEstimatedGPUMemory = 0;
   // ITK's filter on grafted copies, so that its pipeline does not reach ours.
@@ -658,6 +678,8 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
   os << indent << "LastComputeDevice: " << m_LastComputeDevice << std::endl;
   os << indent << "GPUDevice: " << m_GPUDevice << std::endl;
   os << indent << "LastGPUDevice: " << m_LastGPUDevice << std::endl;
+  os << indent << "FFTBackend: " << m_FFTBackend << std::endl;
+  os << indent << "LastFFTBackend: " << m_LastFFTBackend << std::endl;
   os << indent << "GPUMemoryBudget: " << m_GPUMemoryBudget << std::endl;
   os << indent << "NumberOfTiles: " << m_NumberOfTiles << std::endl;
   os << indent << "LastEstimatedGPUMemory: " << m_LastEstimatedGPUMemory << std::endl;

@@ -46,6 +46,28 @@ public:
   using Box = CudaFFTConvolutionPlanner::Box;
   using Engine = CudaFFTConvolutionEngine;
   using ComputeDeviceEnum = CudaFFTConvolutionImageFilterEnums::ComputeDevice;
+  using FFTBackendEnum = CudaFFTConvolutionImageFilterEnums::FFTBackend;
+
+  /** The filters' backend as the engine's (the values are the same; FFT.cu checks it). */
+  static Engine::FFTBackend
+  ToEngine(FFTBackendEnum backend)
+  {
+    return static_cast<Engine::FFTBackend>(static_cast<int>(backend));
+  }
+
+  static FFTBackendEnum
+  FromEngine(Engine::FFTBackend backend)
+  {
+    return static_cast<FFTBackendEnum>(static_cast<int>(backend));
+  }
+
+  /** A filter's backend before it is set: the environment's (CUDAFFTCONVOLUTION_FFT_BACKEND),
+   * cuFFT when unset. */
+  static FFTBackendEnum
+  DefaultFFTBackend()
+  {
+    return FromEngine(Engine::DefaultFFTBackend());
+  }
 
   template <typename TRegion>
   static Box
@@ -149,9 +171,10 @@ public:
   }
 
   /** The engine on device \a ordinal (made on first use; moving to another device frees what it
-   * held on the previous one) with \a threads staging threads (at most 16: more copy no faster). */
+   * held on the previous one) with \a threads staging threads (at most 16: more copy no faster)
+   * and the FFT backend \a backend. */
   static Engine &
-  PrepareEngine(std::unique_ptr<Engine> & engine, int ordinal, unsigned int threads)
+  PrepareEngine(std::unique_ptr<Engine> & engine, int ordinal, unsigned int threads, FFTBackendEnum backend)
   {
     if (!engine)
     {
@@ -163,6 +186,7 @@ public:
       engine->SetDevice(ordinal);
     }
     engine->SetNumberOfThreads(std::min(16u, threads));
+    engine->SetFFTBackend(ToEngine(backend));
     return *engine;
   }
 

@@ -49,6 +49,23 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 {
   // ITK's default (ZeroFluxNeumann), as the filter's own copy like any supported condition set later.
   Superclass::SetBoundaryCondition(m_BoundaryConditions.GetDefault());
+  m_FFTBackend = CudaFFTConvolutionFilterSupport::DefaultFFTBackend();
+}
+
+template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
+void
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::SetFFTBackend(const std::string & name)
+{
+  FFTBackendEnum backend{ m_FFTBackend };
+  try
+  {
+    backend = CudaFFTConvolutionImageFilterEnums::FFTBackendFromName(name); // the one reading of every face
+  }
+  catch (const std::invalid_argument & error)
+  {
+    itkExceptionMacro(<< error.what());
+  }
+  this->SetFFTBackend(backend);
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -420,6 +437,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
     this->RunOnGPU(request, input, output);
     m_LastComputeDevice = ComputeDeviceEnum::GPU;
     m_LastGPUDevice = m_Engine->GetLastDevice();
+    m_LastFFTBackend = CudaFFTConvolutionFilterSupport::FromEngine(m_Engine->GetLastFFTBackend());
     return true;
   }
   catch (const CudaFFTConvolutionEngineError & error)
@@ -443,7 +461,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 {
   // The staging threads obey ITK's thread settings.
   CudaFFTConvolutionFilterSupport::PrepareEngine(
-    m_Engine, m_GPUDevice, this->GetMultiThreader()->GetMaximumNumberOfThreads());
+    m_Engine, m_GPUDevice, this->GetMultiThreader()->GetMaximumNumberOfThreads(), m_FFTBackend);
   request.memoryBudget = CudaFFTConvolutionMemoryPolicy::Budget(request.memoryBudget, m_Engine.get(), m_GPUDevice);
   // The engine makes the chosen size's plans while planning and reuses them to run.
   CudaFFTConvolutionEngine * engine = m_Engine.get();
@@ -587,6 +605,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   this->AdoptPlan(plan, false);
   m_LastComputeDevice = ComputeDeviceEnum::CPU;
   m_LastGPUDevice = -1;
+  m_LastFFTBackend = FFTBackendEnum::AUTO;
   this->EnsureCPUSpectrum(plan);
   for (std::size_t t = 0; t < plan.tiles.size(); ++t)
   {
@@ -783,6 +802,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
      << std::endl;
   os << indent << "GPUDevice: " << m_GPUDevice << std::endl;
   os << indent << "LastGPUDevice: " << m_LastGPUDevice << std::endl;
+  os << indent << "FFTBackend: " << m_FFTBackend << std::endl;
+  os << indent << "LastFFTBackend: " << m_LastFFTBackend << std::endl;
   os << indent << "GPU engine: " << (m_Engine ? "created" : "not created") << std::endl;
 }
 } // namespace itk

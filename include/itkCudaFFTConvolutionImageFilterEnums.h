@@ -21,6 +21,7 @@
 #include "CudaFFTConvolutionExport.h"
 #include <cstdint>
 #include <ostream>
+#include <string>
 
 namespace itk
 {
@@ -32,7 +33,7 @@ namespace itk
  *
  * \ingroup CudaFFTConvolution
  */
-class CudaFFTConvolutionImageFilterEnums
+class CudaFFTConvolution_EXPORT CudaFFTConvolutionImageFilterEnums
 {
 public:
   /** \brief Which part of the convolution the output holds.
@@ -69,6 +70,29 @@ public:
     CONSTANT = 1,
     PERIODIC = 2
   };
+
+  /** \brief The FFT library under the GPU engine, shared by the convolution and deconvolution
+   * filters (and, by name, by the C ABI, the Python package and the command-line tools).
+   *
+   * AUTO: VkFFT where its plugin loads and plans the size, cuFFT otherwise; CUFFT and VKFFT force
+   * one (VKFFT falls back to cuFFT with a warning where the plugin is absent). Names: "auto",
+   * "cufft", "vkfft". The values are the engine's (CudaFFTConvolutionEngine::FFTBackend).
+   * \ingroup CudaFFTConvolution */
+  enum class FFTBackend : uint8_t
+  {
+    AUTO = 0,
+    CUFFT = 1,
+    VKFFT = 2
+  };
+
+  /** The one reading of a backend name, for every face: "auto", "cufft" or "vkfft", case
+   * ignored. Any other name throws std::invalid_argument naming it and the choices. */
+  static FFTBackend
+  FFTBackendFromName(const std::string & name);
+
+  /** "auto", "cufft" or "vkfft". */
+  static const char *
+  FFTBackendName(FFTBackend backend);
 };
 
 extern CudaFFTConvolution_EXPORT std::ostream &
@@ -77,6 +101,8 @@ extern CudaFFTConvolution_EXPORT std::ostream &
                                  operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::ComputeDevice value);
 extern CudaFFTConvolution_EXPORT std::ostream &
                                  operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::Boundary value);
+extern CudaFFTConvolution_EXPORT std::ostream &
+                                 operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::FFTBackend value);
 } // namespace itk
 
 #endif

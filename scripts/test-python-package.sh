@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The pip package (python/): builds its wheel once with `python -m build`, installs it into a
-# fresh virtual environment as a user would (with NumPy, SciPy, pytest, dask, PyPI's itk-core,
-# nbclient, ipykernel and matplotlib from PyPI) and runs its tests there: GPU tests where a CUDA
-# device is present, the CPU path elsewhere. The example notebook runs as one of the tests.
+# fresh virtual environment as a user would (with its [dask] extra: dask, distributed and zarr;
+# NumPy, SciPy, pytest, PyPI's itk-core, nbclient, ipykernel and matplotlib, all from PyPI) and
+# runs its tests there: GPU tests where a CUDA device is present, the CPU path elsewhere. The
+# example notebook and the OME-Zarr example run as tests.
 #   scripts/test-python-package.sh [WORKDIR]      default: <repo>/build-python-package
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +25,7 @@ echo "--- installing it into a fresh virtual environment ($(date +%T))"
 rm -rf "$work/venv"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/pip" install -q --upgrade pip
-"$work/venv/bin/pip" install -q "$wheel" scipy pytest "dask[array]" "itk-core==5.4.*" nbclient ipykernel matplotlib
+"$work/venv/bin/pip" install -q "$wheel[dask]" scipy pytest "itk-core==5.4.*" nbclient ipykernel matplotlib
 
 echo "--- tests ($(date +%T))"
 # From the tests folder, so that the installed package (not the source tree) is imported.

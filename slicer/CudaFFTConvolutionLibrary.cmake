@@ -16,7 +16,7 @@ enable_language(CUDA)
 find_package(CUDAToolkit REQUIRED)
 
 find_package(ITK REQUIRED COMPONENTS ITKCommon ITKConvolution ITKDeconvolution ITKFFT ITKIOImageBase ITKIONRRD
-  ITKIONIFTI ITKIOPNG)
+  ITKIONIFTI ITKIOPNG ITKIOTIFF ITKTIFF)
 set(ITK_NO_IO_FACTORY_REGISTER_MANAGER 0)
 include(${ITK_USE_FILE})
 find_path(TCLAP_INCLUDE_DIR tclap/CmdLine.h HINTS ${SlicerExecutionModel_SOURCE_DIR}/tclap/include REQUIRED)

@@ -28,6 +28,8 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
+#include <string>
 #include <tuple>
 
 namespace itk
@@ -36,6 +38,19 @@ namespace
 {
 using namespace CudaFFTConvolutionFFTDetail;
 using Backend = CudaFFTConvolutionFFT::Backend;
+using FacesBackend = CudaFFTConvolutionImageFilterEnums::FFTBackend;
+
+// The names and their reading are the faces' (filters, C ABI, tools): one table for all.
+static_assert(static_cast<int>(FacesBackend::AUTO) == static_cast<int>(Backend::Auto) &&
+                static_cast<int>(FacesBackend::CUFFT) == static_cast<int>(Backend::CuFFT) &&
+                static_cast<int>(FacesBackend::VKFFT) == static_cast<int>(Backend::VkFFT),
+              "the filters' FFTBackend enum must have the engine's values");
+
+Backend
+FromFaces(FacesBackend backend)
+{
+  return static_cast<Backend>(static_cast<int>(backend));
+}
 
 /** What a plan is made for. */
 struct PlanKey
@@ -410,32 +425,22 @@ CudaFFTConvolutionFFT::DefaultBackend()
     // cache on disk yet: opt-in until it has, so that a first call costs what it did.
     return Backend::CuFFT;
   }
-  std::string name(value);
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const Backend backend : { Backend::Auto, Backend::CuFFT, Backend::VkFFT })
+  try
   {
-    if (name == BackendName(backend))
-    {
-      return backend;
-    }
+    return FromFaces(CudaFFTConvolutionImageFilterEnums::FFTBackendFromName(value));
   }
-  Warn("CUDAFFTCONVOLUTION_FFT_BACKEND=" + std::string(value) + " is not cufft, vkfft or auto; auto is used");
+  catch (const std::invalid_argument & error)
+  {
+    Warn("CUDAFFTCONVOLUTION_FFT_BACKEND: " + std::string(error.what()) + "; auto is used");
+  }
   return Backend::Auto;
 }
 
 const char *
 CudaFFTConvolutionFFT::BackendName(Backend backend)
 {
-  switch (backend)
-  {
-    case Backend::CuFFT:
-      return "cufft";
-    case Backend::VkFFT:
-      return "vkfft";
-    case Backend::Auto:
-      break;
-  }
-  return "auto";
+  return CudaFFTConvolutionImageFilterEnums::FFTBackendName(
+    static_cast<CudaFFTConvolutionImageFilterEnums::FFTBackend>(static_cast<int>(backend)));
 }
 
 std::uint64_t

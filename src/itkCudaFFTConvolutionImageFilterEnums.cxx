@@ -17,6 +17,10 @@
  *=========================================================================*/
 #include "itkCudaFFTConvolutionImageFilterEnums.h"
 
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
 namespace itk
 {
 std::ostream &
@@ -62,5 +66,50 @@ operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::Boundar
       return out << "itk::CudaFFTConvolutionImageFilterEnums::Boundary::PERIODIC";
   }
   return out << "INVALID VALUE FOR itk::CudaFFTConvolutionImageFilterEnums::Boundary";
+}
+
+std::ostream &
+operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::FFTBackend value)
+{
+  switch (value)
+  {
+    case CudaFFTConvolutionImageFilterEnums::FFTBackend::AUTO:
+      return out << "itk::CudaFFTConvolutionImageFilterEnums::FFTBackend::AUTO";
+    case CudaFFTConvolutionImageFilterEnums::FFTBackend::CUFFT:
+      return out << "itk::CudaFFTConvolutionImageFilterEnums::FFTBackend::CUFFT";
+    case CudaFFTConvolutionImageFilterEnums::FFTBackend::VKFFT:
+      return out << "itk::CudaFFTConvolutionImageFilterEnums::FFTBackend::VKFFT";
+  }
+  return out << "INVALID VALUE FOR itk::CudaFFTConvolutionImageFilterEnums::FFTBackend";
+}
+
+CudaFFTConvolutionImageFilterEnums::FFTBackend
+CudaFFTConvolutionImageFilterEnums::FFTBackendFromName(const std::string & name)
+{
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const FFTBackend backend : { FFTBackend::AUTO, FFTBackend::CUFFT, FFTBackend::VKFFT })
+  {
+    if (lower == FFTBackendName(backend))
+    {
+      return backend;
+    }
+  }
+  throw std::invalid_argument("unknown FFT backend '" + name + "': use auto, cufft or vkfft");
+}
+
+const char *
+CudaFFTConvolutionImageFilterEnums::FFTBackendName(FFTBackend backend)
+{
+  switch (backend)
+  {
+    case FFTBackend::CUFFT:
+      return "cufft";
+    case FFTBackend::VKFFT:
+      return "vkfft";
+    case FFTBackend::AUTO:
+      break;
+  }
+  return "auto";
 }
 } // namespace itk

@@ -21,11 +21,15 @@
 //     runs the filter on the files and checks that the tool's output file holds the same values on
 //     the same physical grid (a file keeps the first voxel's position, not the region index);
 //   estimate INPUT KERNEL MODE BUDGET
-//     prints the filter's EstimateGPUMemory for the files' sizes.
+//     prints the filter's EstimateGPUMemory for the files' sizes;
+//   convert INPUT OUTPUT
+//     reads a float volume and writes it through ITK's own writer for OUTPUT's extension (e.g. a
+//     TIFF stack from ITK's TIFFImageIO, for test/cli/test_tiff_cli.py).
 
 #include "itkConstantBoundaryCondition.h"
 #include "itkCudaFFTConvolutionImageFilter.h"
 #include "itkImageFileReader.h"
+#include "itkImageFileWriter.h"
 #include "itkPeriodicBoundaryCondition.h"
 #include "itkTestingMacros.h"
 
@@ -39,7 +43,7 @@ itkCudaFFTConvolutionCLICompareTest(int argc, char * argv[])
   using OutputRegion = itk::CudaFFTConvolutionImageFilterEnums::OutputRegion;
   if (argc < 2)
   {
-    std::cerr << "usage: " << itkNameOfTestExecutableMacro(argv) << " compare|estimate ..." << std::endl;
+    std::cerr << "usage: " << itkNameOfTestExecutableMacro(argv) << " compare|estimate|convert ..." << std::endl;
     return EXIT_FAILURE;
   }
   const std::string action = argv[1];
@@ -55,6 +59,11 @@ itkCudaFFTConvolutionCLICompareTest(int argc, char * argv[])
                                                parseMode(argv[4]),
                                                std::stoull(argv[5]))
               << std::endl;
+    return EXIT_SUCCESS;
+  }
+  if (action == "convert" && argc == 4)
+  {
+    ITK_TRY_EXPECT_NO_EXCEPTION(itk::WriteImage(itk::ReadImage<ImageType>(argv[2]), argv[3]));
     return EXIT_SUCCESS;
   }
   if (action != "compare" || argc != 9)

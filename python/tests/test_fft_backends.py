@@ -1,5 +1,5 @@
 """The FFT backends under the engine: the VkFFT plugin ships beside the library, runs when asked
-for (CUDAFFTCONVOLUTION_FFT_BACKEND=vkfft), and its pruned transforms (CUDAFFTCONVOLUTION_FFT_PRUNING)
+for (CUDAFFTCONVOLUTION_FFT_BACKEND=vkfft; last_fft_backend() reports it), and its pruned transforms (CUDAFFTCONVOLUTION_FFT_PRUNING)
 give what the unpruned ones give.
 
 The backend is read when an engine is made, so each configuration runs in its own process
@@ -52,14 +52,17 @@ for dimension, image_shape, odd, even in shapes:
         for mode, boundary in convolutions:
             results[f"convolve {dimension}D {parity} {mode} {boundary}"] = cfc.convolve(
                 image, kernel, mode=mode, boundary=boundary, device="gpu")
+            backends = results.setdefault("used", set())
+            backends.add(cfc.last_fft_backend())
         for algorithm, edges, accelerate in deconvolutions:
             results[f"deconvolve {dimension}D {parity} {algorithm} {edges} {accelerate}"] = cfc.deconvolve(
                 image, kernel, algorithm, 5, edges=edges, accelerate=accelerate, regularization_constant=0.01,
                 noise_variance=0.01, device="gpu")
+used = sorted(results.pop("used"))
 np.savez(path, **results)
 with open("/proc/self/maps") as maps:
     loaded = maps.read()
-print(json.dumps({"vkfft_plugin_loaded": "libCudaFFTConvolutionVkFFT.so" in loaded,
+print(json.dumps({"vkfft_plugin_loaded": "libCudaFFTConvolutionVkFFT.so" in loaded, "used": used,
                   "nvrtc": cfc._native.NVRTC_SOURCE}))
 """
 
@@ -113,8 +116,10 @@ def test_vkfft_backend_is_loaded_and_used(configurations):
     _, report, stderr = configurations["vkfft"]
     assert report["vkfft_plugin_loaded"], f"the VkFFT plugin was not loaded (NVRTC: {report['nvrtc']}): {stderr}"
     assert "cuFFT does these transforms" not in stderr, stderr
+    assert report["used"] == ["vkfft"], report
     _, cufft_report, _ = configurations["cufft"]
     assert not cufft_report["vkfft_plugin_loaded"]
+    assert cufft_report["used"] == ["cufft"], cufft_report
 
 
 @needs_gpu

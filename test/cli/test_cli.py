@@ -64,8 +64,14 @@ def test_xml_is_the_kept_description():
     root = ElementTree.fromstring(result.stdout.encode())
     assert root.tag == "executable"
     flags = {p.findtext("longflag"): p for p in root.iter() if p.find("longflag") is not None}
-    assert set(flags) == {"mode", "boundary", "constant", "normalize", "precision", "budget", "cpu"}
+    assert set(flags) == {"mode", "boundary", "constant", "normalize", "precision", "budget", "cpu", "spacing",
+                          "output-type", "fft-backend"}
     assert [e.text for e in flags["mode"].findall("element")] == ["same", "valid", "full"]
+    assert flags["fft-backend"].tag == "string-enumeration"
+    assert [e.text for e in flags["fft-backend"].findall("element")] == ["auto", "cufft", "vkfft"]
+    assert flags["fft-backend"].findtext("default") == "cufft"
+    returned = {p.findtext("name") for p in root.iter() if p.findtext("channel") == "output" and p.tag != "image"}
+    assert returned == {"computeDevice", "elapsedSeconds", "fftBackend"}
     images = sorted((int(p.findtext("index")), p.findtext("channel")) for p in root.iter("image"))
     assert images == [(0, "input"), (1, "input"), (2, "output")]
     # The kept file is installed next to the executable, where Slicer looks first.
@@ -137,6 +143,42 @@ def test_bad_arguments_fail_cleanly(work, case, arguments, message):
     assert message in lines[0], lines[0]
     assert not os.path.exists(os.path.join(work, "bad.nrrd"))
     assert not [name for name in os.listdir(work) if name.startswith(".partial")]
+
+
+@pytest.mark.parametrize("name", ["fftw", "cufft13", "vk"])
+def test_an_unknown_fft_backend_is_refused_naming_the_choices(work, name):
+    bad = os.path.join(work, "bad.nrrd")
+    result = run("--fft-backend", name, os.path.join(work, "image.nrrd"), os.path.join(work, "kernel.nrrd"), bad)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"'{name}'" in lines[0] and "auto, cufft or vkfft" in lines[0], result.stderr
+    assert not os.path.exists(bad)
+
+
+@pytest.mark.parametrize("backend", ["cufft", "vkfft", "auto", "VkFFT"])
+def test_every_fft_backend_gives_the_filters_result_and_is_reported(work, backend):
+    """On the GPU: the forced backend ran (cuFFT where VkFFT cannot be loaded, with the library's
+    warning) and the result is the filter's (cuFFT's) within float tolerance; on the CPU: none."""
+    output = os.path.join(work, f"out-{backend}.nrrd")
+    parameters = os.path.join(work, f"{backend}.params")
+    result = run("--returnparameterfile", parameters, "--fft-backend", backend, "--mode", "full", "--boundary",
+                 "constant", os.path.join(work, "image.nrrd"), os.path.join(work, "kernel.nrrd"), output)
+    assert result.returncode == 0, result.stderr
+    with open(parameters) as f:
+        returned = dict(line.split(" = ") for line in f.read().splitlines())
+    used = returned["fftBackend"]
+    if returned["computeDevice"] == "CPU":
+        assert used == "none"
+    elif backend.lower() == "vkfft":
+        assert used == "vkfft" or (used == "cufft" and "cuFFT does these transforms" in result.stderr), result.stderr
+    else:
+        assert used == backend if backend != "auto" else used in ("cufft", "vkfft")
+    if used != "none":
+        assert f"on the GPU ({used})" in result.stdout
+    check = subprocess.run([DRIVER, "itkCudaFFTConvolutionCLICompareTest", "compare", os.path.join(work, "image.nrrd"),
+                            os.path.join(work, "kernel.nrrd"), output, "full", "constant", "0", "0"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_demo_writes_volumes_and_pictures(work):

@@ -174,7 +174,11 @@ def test_xml_is_the_kept_description_and_lists_every_flag():
     assert in_xml == in_parser - NOT_IN_XML
     assert in_xml >= {"algorithm", "iterations", "edges", "boundary", "constant", "normalize", "accelerate",
                       "background", "totalVariation", "tolerance", "alpha", "regularization", "noiseVariance",
-                      "threshold", "mode", "precision", "gpuMemoryBudget", "cpu", "divergenceFile"}
+                      "threshold", "mode", "precision", "gpuMemoryBudget", "cpu", "divergenceFile", "fft-backend"}
+    backends = [p for p in root.iter("string-enumeration") if p.findtext("longflag") == "fft-backend"]
+    assert len(backends) == 1 and backends[0].findtext("default") == "cufft"
+    assert [e.text for e in backends[0].findall("element")] == ["auto", "cufft", "vkfft"]
+    assert "fftBackend" in {p.findtext("name") for p in root.iter() if p.findtext("channel") == "output"}
     images = sorted((int(p.findtext("index")), p.findtext("name"), p.findtext("channel")) for p in root.iter("image"))
     assert images == [(0, "inputVolume", "input"), (1, "psfVolume", "input"), (2, "outputVolume", "output")]
     algorithms = [e.text for p in root.iter("string-enumeration") if p.findtext("name") == "algorithm"
@@ -331,6 +335,8 @@ def test_estimate_with_a_budget_too_small_fails_cleanly(work):
     ("budget 0", ["--gpuMemoryBudget", "0", "{w}/image.nrrd", "{w}/psf.nrrd", "{w}/bad.nrrd"], "budget"),
     ("output folder missing", ["{w}/image.nrrd", "{w}/psf.nrrd", "{w}/nowhere/bad.nrrd"], "does not exist"),
     ("missing output", ["{w}/image.nrrd", "{w}/psf.nrrd"], "output file"),
+    ("unknown FFT backend", ["--fft-backend", "fftw", "{w}/image.nrrd", "{w}/psf.nrrd", "{w}/bad.nrrd"],
+     "unknown FFT backend 'fftw': use auto, cufft or vkfft"),
 ])
 def test_bad_arguments_fail_cleanly(work, case, arguments, message):
     result = run(*[a.format(w=work) for a in arguments])
@@ -417,3 +423,29 @@ def test_gpu_tiles_under_a_small_budget(work, needs_gpu):
     assert tiles > 1
     progress = progress_values(result.stdout)
     assert len(progress) == tiles * iterations and progress == sorted(progress) and progress[-1] == 1.0
+
+
+@pytest.mark.parametrize("edges", ["boundary", "non-circulant"])
+def test_fft_backends_agree_and_are_reported(work, gpu, edges):
+    """cuFFT and VkFFT give one Richardson-Lucy result; the return parameters say which ran (cuFFT
+    in place of VkFFT only with the library's warning); on the CPU, none."""
+    numpy = pytest.importorskip("numpy")
+    if not gpu and edges == "non-circulant":
+        pytest.skip("non-circulant edges need a GPU")
+    values, used = {}, {}
+    for backend in ("cufft", "vkfft"):
+        output = os.path.join(work, f"backend-{edges}-{backend}.nrrd")
+        parameters = os.path.join(work, f"backend-{backend}.params")
+        result = run("--returnparameterfile", parameters, "--fft-backend", backend, "--edges", edges,
+                     "--iterations", 6, os.path.join(work, "image.nrrd"), os.path.join(work, "psf.nrrd"), output)
+        assert result.returncode == 0, result.stderr
+        returned = read_return_parameters(parameters)
+        used[backend] = returned["fftBackend"]
+        if not gpu:
+            assert returned["computeDevice"] == "CPU" and used[backend] == "none"
+        elif backend == "vkfft" and used[backend] == "cufft":
+            assert "cuFFT does these transforms" in result.stderr, result.stderr
+        else:
+            assert used[backend] == backend
+        values[backend] = numpy.array(read_nrrd(output)[1])
+    assert numpy.abs(values["cufft"] - values["vkfft"]).max() <= 1e-4 * numpy.abs(values["cufft"]).max()

@@ -105,6 +105,19 @@ def test_functional_and_object_interfaces_agree():
     assert convolution.GetOutputRegion() == Enums.OutputRegion_VALID
 
 
+def test_fft_backend_setting():
+    FilterType = itk.CudaFFTConvolutionImageFilter[itk.Image[itk.F, 3], itk.Image[itk.F, 3], itk.Image[itk.F, 3], itk.F]
+    convolution = FilterType.New()
+    convolution.SetFFTBackend("VkFFT")
+    assert convolution.GetFFTBackend() == Enums.FFTBackend_VKFFT
+    convolution.SetFFTBackend(Enums.FFTBackend_CUFFT)
+    assert convolution.GetFFTBackend() == Enums.FFTBackend_CUFFT
+    with pytest.raises(RuntimeError, match="unknown FFT backend 'fftw': use auto, cufft or vkfft"):
+        convolution.SetFFTBackend("fftw")
+    assert convolution.GetFFTBackend() == Enums.FFTBackend_CUFFT
+    assert convolution.GetLastFFTBackend() == Enums.FFTBackend_AUTO
+
+
 def test_memory_estimate_and_budget():
     FilterType = itk.CudaFFTConvolutionImageFilter[itk.Image[itk.F, 3], itk.Image[itk.F, 3], itk.Image[itk.F, 3], itk.F]
     small = FilterType.EstimateGPUMemory([64, 64, 64], [7, 7, 7], Enums.OutputRegion_SAME, 0)

@@ -10,6 +10,7 @@ the same results come from NumPy's FFT; last_compute_device() says which path ra
 """
 from ._api import (
     BOUNDARIES,
+    FFT_BACKENDS,
     MODES,
     Convolver,
     MemoryEstimate,
@@ -19,6 +20,7 @@ from ._api import (
     gpu_available,
     gpu_unavailable_reason,
     last_compute_device,
+    last_fft_backend,
 )
 from ._deconvolution import (
     ALGORITHMS,
@@ -45,6 +47,7 @@ __all__ = [
     "DeconvolutionInfo",
     "DeconvolutionMemoryEstimate",
     "EDGES",
+    "FFT_BACKENDS",
     "GPUMemoryBudgetError",
     "MemoryEstimate",
     "NoGPUError",
@@ -57,6 +60,7 @@ __all__ = [
     "gpu_unavailable_reason",
     "last_compute_device",
     "last_deconvolution_info",
+    "last_fft_backend",
     "release",
     "richardson_lucy",
 ]

@@ -14,6 +14,9 @@ from . import _arrays, _cpu, _itk, _native
 
 MODES = {"same": 0, "valid": 1, "full": 2}
 BOUNDARIES = {"zero-flux-neumann": 0, "constant": 1, "periodic": 2}
+# The FFT library on the GPU, as the C ABI's cfc_fft_backend numbers them (0: None, the environment's).
+FFT_BACKENDS = {"auto": 1, "cufft": 2, "vkfft": 3}
+_FFT_BACKEND_NAMES = {code: name for name, code in FFT_BACKENDS.items()}
 _BOUNDARY_ALIASES = {"zero_flux_neumann": "zero-flux-neumann", "neumann": "zero-flux-neumann",
                      "zeroflux": "zero-flux-neumann", "wrap": "periodic"}
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20,
@@ -57,6 +60,13 @@ def last_compute_device():
     return getattr(_local, "last", None)
 
 
+def last_fft_backend():
+    """"cufft" or "vkfft": the FFT library this thread's last convolution or deconvolution used on
+    the GPU ("cufft" where "vkfft" was asked for but VkFFT could not be had: the library warns on
+    stderr); None before the first and after one that ran on the CPU."""
+    return getattr(_local, "fft_backend", None)
+
+
 # ---- arguments ----------------------------------------------------------------------------------
 def _mode(mode):
     name = _itk.mode_of(mode)
@@ -71,6 +81,28 @@ def _boundary(boundary):
     if name not in BOUNDARIES:
         raise ValueError(f"unknown boundary {boundary!r}: use 'zero-flux-neumann', 'constant' or 'periodic'")
     return name
+
+
+def _fft_backend(fft_backend):
+    """The one reading of every fft_backend=: None (the environment's CUDAFFTCONVOLUTION_FFT_BACKEND,
+    cuFFT when it is unset) or "auto", "cufft", "vkfft" (case ignored); ValueError otherwise."""
+    if fft_backend is None:
+        return None
+    if isinstance(fft_backend, str) and fft_backend.lower() in FFT_BACKENDS:
+        return fft_backend.lower()
+    raise ValueError(f"unknown fft_backend {fft_backend!r}: use 'auto', 'cufft', 'vkfft' or None (the environment's "
+                     "CUDAFFTCONVOLUTION_FFT_BACKEND, cuFFT when unset)")
+
+
+def _fft_backend_code(name):
+    """The C ABI's cfc_fft_backend of a name _fft_backend returned (0 for None)."""
+    return 0 if name is None else FFT_BACKENDS[name]
+
+
+def _fft_backend_used(code):
+    """The name of the backend an info struct reports: "cufft" or "vkfft" (None where none ran)."""
+    name = _FFT_BACKEND_NAMES.get(int(code))
+    return name if name in ("cufft", "vkfft") else None
 
 
 def _budget(memory_budget):
@@ -178,7 +210,7 @@ def _check_shapes(image_shape, kernel_shape):
                          "large: their FFT grids' byte counts would overflow 64 bits")
 
 
-def _problem(image_shape, kernel_shape, mode, boundary, dtype, budget, device_resident):
+def _problem(image_shape, kernel_shape, mode, boundary, dtype, budget, device_resident, fft_backend=None):
     _check_shapes(image_shape, kernel_shape)
     problem = _native.Problem()
     problem.dimension = len(image_shape)
@@ -190,6 +222,7 @@ def _problem(image_shape, kernel_shape, mode, boundary, dtype, budget, device_re
     problem.element_size = np.dtype(dtype).itemsize
     problem.memory_budget = budget
     problem.device_resident = int(device_resident)
+    problem.fft_backend = _fft_backend_code(fft_backend)
     return problem
 
 
@@ -202,18 +235,20 @@ def _estimate_of(info, dimension):
 
 
 def estimate_gpu_memory(image_shape, kernel_shape, mode="same", boundary="zero-flux-neumann", precision="float32",
-                        memory_budget=None, device=None, on_device=False):
+                        memory_budget=None, device=None, on_device=False, fft_backend=None):
     """The GPU plan of a problem before running it (shapes in NumPy order): a MemoryEstimate.
     on_device: the image and output are GPU arrays (CuPy, PyTorch), so nothing is staged.
     Shapes are positive ints (ValueError otherwise, and for shapes whose plans' byte counts would
     overflow 64 bits); memory_budget and device as convolve's (without a GPU the plan is modelled).
-    With a budget that no tiling fits, GPUMemoryBudgetError names the smallest need."""
+    With a budget that no tiling fits, GPUMemoryBudgetError names the smallest need. fft_backend
+    as convolve's: the FFT work area counted is that backend's."""
+    backend = _fft_backend(fft_backend)
     if _native.LIBRARY is None:
         raise _native.NoGPUError(f"the native library could not be loaded: {_native.LOAD_ERROR}")
     dtype = _arrays.precision_dtype(precision or "float32")
     image_shape, kernel_shape = _shape(image_shape, "image"), _shape(kernel_shape, "kernel")
     problem = _problem(image_shape, kernel_shape, _mode(mode), _boundary(boundary), dtype, _budget(memory_budget),
-                       on_device)
+                       on_device, backend)
     return _estimate_of(_native.plan(problem, _plan_ordinal(device)), len(image_shape))
 
 
@@ -274,13 +309,14 @@ class _Settings(NamedTuple):
     precision: object
     budget: int
     device: object
+    fft_backend: object = None
 
 
-def _settings(mode, boundary, constant, normalize, precision, memory_budget, device):
+def _settings(mode, boundary, constant, normalize, precision, memory_budget, device, fft_backend=None):
     if precision is not None:
         _arrays.precision_dtype(precision)
     return _Settings(_mode(mode), _boundary(boundary), float(constant), bool(normalize), precision,
-                     _budget(memory_budget), _device(device))
+                     _budget(memory_budget), _device(device), _fft_backend(fft_backend))
 
 
 _shared_engines = {}
@@ -345,16 +381,16 @@ def _run_gpu(settings, image, kernel, dtype, engine, out):
     _, sizes = _cpu.output_region(image.array.shape, kernel.shape, settings.mode)
     output = image.empty(sizes) if out is None else out
     if 0 in sizes:
-        return output, None
+        return output, None, None
     problem = _problem(image.array.shape, kernel.shape, settings.mode, settings.boundary, dtype, settings.budget,
-                       image.on_device)
+                       image.on_device, settings.fft_backend)
     pointer, on_device, identity, keep = kernel.for_run(dtype, image)
     with engine.lock:
         info = engine.convolve(problem, image.pointer(), image.pointer_of(output), pointer, on_device, identity,
                                settings.normalize, settings.constant, image.stream())
         reused = engine.reused_spectrum()
     del keep  # the kernel was read (host) or its reads are ordered on the stream (device)
-    return output, (_estimate_of(info, len(sizes)), reused)
+    return output, (_estimate_of(info, len(sizes)), reused), _fft_backend_used(info.fft_backend)
 
 
 def _run_cpu(settings, image, kernel, dtype, out):
@@ -367,7 +403,7 @@ def _run_cpu(settings, image, kernel, dtype, out):
 
 
 def _execute(settings, image, kernel, engine_for, record, out=None):
-    """Convolves one image (any supported kind); record(device, estimate, reused) notes the path."""
+    """Convolves one image (any supported kind); record(device, estimate, reused, fft_backend) notes the path."""
     if _itk.is_image(image):
         if out is not None:
             raise ValueError("out is for arrays; an itk.Image result is a new image")
@@ -381,8 +417,8 @@ def _execute(settings, image, kernel, engine_for, record, out=None):
     ordinal = _gpu_ordinal(settings, operand)
     if ordinal is not None:
         try:
-            output, details = _run_gpu(settings, operand, kernel, dtype, engine_for(ordinal), target)
-            record("gpu", *(details or (None, None)))
+            output, details, backend = _run_gpu(settings, operand, kernel, dtype, engine_for(ordinal), target)
+            record("gpu", *(details or (None, None)), backend)
             return _delivered(operand.wrap(output), out)
         except (_native.CudaError, _native.NoGPUError) as error:
             if settings.device is not None or operand.on_device:
@@ -390,16 +426,16 @@ def _execute(settings, image, kernel, engine_for, record, out=None):
             warnings.warn(f"the GPU could not run this convolution, so it runs on the CPU: {error}", RuntimeWarning,
                           stacklevel=3)
     output = _run_cpu(settings, operand, kernel, dtype, target)
-    record("cpu", None, None)
+    record("cpu", None, None, None)
     return _delivered(operand.wrap(output), out)
 
 
-def _record_thread(device, estimate, reused):
-    _local.last = device
+def _record_thread(device, estimate, reused, fft_backend):
+    _local.last, _local.fft_backend = device, fft_backend
 
 
 def convolve(image, kernel, mode="same", boundary="zero-flux-neumann", constant=0.0, normalize=False,
-             precision=None, memory_budget=None, device=None, out=None):
+             precision=None, memory_budget=None, device=None, out=None, fft_backend=None):
     """Convolves an image with a kernel of the same dimension (1, 2 or 3).
 
     image, kernel: NumPy arrays (or anything np.asarray takes), CuPy or PyTorch arrays (CUDA
@@ -422,10 +458,15 @@ def convolve(image, kernel, mode="same", boundary="zero-flux-neumann", constant=
     dtype, the image's library and device; ValueError otherwise, before anything runs), e.g. to
     reuse one buffer over a loop. It may be the image itself (or overlap it): the result is then
     computed apart and copied in, and a call that fails leaves out unchanged.
+    fft_backend: the FFT library on the GPU: None (the environment's CUDAFFTCONVOLUTION_FFT_BACKEND,
+    cuFFT when unset), "cufft", "vkfft" (VkFFT; its kernels are compiled for each size on first
+    use; cuFFT stands in, with a warning on stderr, where VkFFT cannot be loaded) or "auto"
+    (VkFFT where it plans the size, else cuFFT). Another value raises ValueError. The CPU path
+    ignores it.
     The GPU plans and kernel spectrum are kept between calls (release() frees them);
-    last_compute_device() says which path ran.
+    last_compute_device() says which path ran and last_fft_backend() which FFT library.
     """
-    settings = _settings(mode, boundary, constant, normalize, precision, memory_budget, device)
+    settings = _settings(mode, boundary, constant, normalize, precision, memory_budget, device, fft_backend)
     return _execute(settings, image, _Kernel(kernel, private=False), _shared_engine, _record_thread, out)
 
 
@@ -441,8 +482,8 @@ class Convolver:
     """
 
     def __init__(self, kernel, mode="same", boundary="zero-flux-neumann", constant=0.0, normalize=False,
-                 precision=None, memory_budget=None, device=None):
-        self.settings = _settings(mode, boundary, constant, normalize, precision, memory_budget, device)
+                 precision=None, memory_budget=None, device=None, fft_backend=None):
+        self.settings = _settings(mode, boundary, constant, normalize, precision, memory_budget, device, fft_backend)
         self._kernel = _Kernel(kernel, private=True)
         if len(self._kernel.shape) == 0:
             raise ValueError("the kernel is 0-d (a scalar): arrays of 1, 2 or 3 dimensions are supported")
@@ -454,6 +495,7 @@ class Convolver:
         self.last_compute_device = None
         self.last_estimate = None
         self.last_reused_spectrum = None
+        self.last_fft_backend = None
 
     @property
     def kernel_shape(self):
@@ -464,9 +506,10 @@ class Convolver:
             self._engines[ordinal] = _native.Engine(ordinal)
         return self._engines[ordinal]
 
-    def _record(self, device, estimate, reused):
+    def _record(self, device, estimate, reused, fft_backend):
         self.last_compute_device, self.last_estimate, self.last_reused_spectrum = device, estimate, reused
-        _local.last = device
+        self.last_fft_backend = fft_backend
+        _record_thread(device, estimate, reused, fft_backend)
 
     def __call__(self, image, out=None):
         return self.convolve(image, out)
@@ -479,7 +522,8 @@ class Convolver:
         s = self.settings
         return estimate_gpu_memory(image_shape, self._kernel.shape, s.mode, s.boundary,
                                    precision or s.precision or "float32",
-                                   s.budget or None, s.device if s.device not in ("cpu",) else None, on_device)
+                                   s.budget or None, s.device if s.device not in ("cpu",) else None, on_device,
+                                   s.fft_backend)
 
     def allocated_gpu_bytes(self):
         """Device bytes this object's engines hold now (plans' work areas, FFT buffer, spectrum)."""
@@ -510,12 +554,12 @@ def cuda_fft_convolution_image_filter(image, kernel_image=None, output_region_mo
     """ITK's functional form, as the SWIG wrapping's itk.cuda_fft_convolution_image_filter:
     output_region_mode takes "same"/"valid"/"full", 0/1/2 or ITK's enums (output_region= is the same);
     boundary_condition a name or one of ITK's boundary condition objects (a constant one keeps its
-    constant). Other keywords (precision, memory_budget, device) are convolve's. Returns an itk.Image."""
+    constant). Other keywords (precision, memory_budget, device, fft_backend) are convolve's. Returns an itk.Image."""
     if kernel_image is None:
         raise ValueError("kernel_image is required")
     name, value = _itk.boundary_of(boundary_condition)
     constant = options.pop("constant", 0.0) if value is None else value
-    unknown = set(options) - {"precision", "memory_budget", "device"}
+    unknown = set(options) - {"precision", "memory_budget", "device", "fft_backend"}
     if unknown:
         raise ValueError(f"unknown keyword(s) {sorted(unknown)}")
     mode = output_region if output_region is not None else output_region_mode

@@ -44,7 +44,8 @@ class DeconvolutionMemoryEstimate(NamedTuple):
 class DeconvolutionInfo(NamedTuple):
     """What this thread's last deconvolution did: the device ("gpu" or "cpu"), the iterations
     run (the last tile's when tiled), tiles, the FFT grid (NumPy order), the planned peak device
-    bytes (None on the CPU) and the I-divergence list when one was measured."""
+    bytes (None on the CPU), the I-divergence list when one was measured, and the FFT library the
+    GPU used ("cufft" or "vkfft"; None on the CPU)."""
 
     compute_device: str
     iterations: int
@@ -52,6 +53,7 @@ class DeconvolutionInfo(NamedTuple):
     grid_shape: Tuple[int, ...]
     peak_bytes: Optional[int]
     divergence: Optional[List[float]]
+    fft_backend: Optional[str] = None
 
 
 def last_deconvolution_info():
@@ -135,6 +137,7 @@ class _Settings(NamedTuple):
     precision: object
     budget: int
     device: object
+    fft_backend: object = None
 
     @property
     def richardson_lucy(self):
@@ -166,7 +169,7 @@ def _halo(halo):
 def _settings(algorithm, iterations, edges, boundary, constant, mode, normalize, accelerate, alpha,
               division_threshold, kernel_zero_magnitude_threshold, regularization_constant, noise_variance,
               weight_threshold, background, total_variation, tolerance, divergence_tolerance, greatest_prime_factor,
-              halo, precision, memory_budget, device):
+              halo, precision, memory_budget, device, fft_backend=None):
     algorithm = _name(algorithm, ALGORITHMS, _ALGORITHM_ALIASES, "algorithm")
     edges = _name(edges, EDGES, _EDGES_ALIASES, "edges")
     if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
@@ -200,7 +203,18 @@ def _settings(algorithm, iterations, edges, boundary, constant, mode, normalize,
                      values["regularization_constant"], values["noise_variance"], values["weight_threshold"],
                      values["background"], values["total_variation"], values["tolerance"],
                      values["divergence_tolerance"], int(greatest_prime_factor), _halo(halo), precision,
-                     _api._budget(memory_budget), _api._device(device))
+                     _api._budget(memory_budget), _api._device(device), _api._fft_backend(fft_backend))
+
+
+def halo_per_axis(halo, dimension):
+    """The halo of each axis (NumPy order; 0: the default, twice the kernel's size) from _halo's
+    reading of halo=."""
+    halo = halo or (0,)
+    if len(halo) == 1:
+        halo = halo * dimension
+    if len(halo) != dimension:
+        raise ValueError(f"the halo has {len(halo)} values for {dimension} axes")
+    return halo
 
 
 def _problem(settings, image_shape, kernel_shape, dtype, device_resident, compute_divergence):
@@ -209,11 +223,7 @@ def _problem(settings, image_shape, kernel_shape, dtype, device_resident, comput
     problem = _native.deconvolution_defaults()
     dimension = len(image_shape)
     problem.dimension = dimension
-    halo = settings.halo or (0,)
-    if len(halo) == 1:
-        halo = halo * dimension
-    if len(halo) != dimension:
-        raise ValueError(f"the halo has {len(halo)} values for {dimension} axes")
+    halo = halo_per_axis(settings.halo, dimension)
     for axis in range(3):
         used = axis < dimension
         problem.image_size[axis] = image_shape[::-1][axis] if used else 1
@@ -242,6 +252,7 @@ def _problem(settings, image_shape, kernel_shape, dtype, device_resident, comput
     problem.total_variation = settings.total_variation
     problem.relative_change_tolerance = settings.tolerance
     problem.divergence_tolerance = settings.divergence_tolerance
+    problem.fft_backend = _api._fft_backend_code(settings.fft_backend)
     return problem
 
 
@@ -252,18 +263,19 @@ def _shape_of(values, dimension):
 def estimate_deconvolution_memory(image_shape, kernel_shape, algorithm="richardson-lucy", *, edges="boundary",
                                   mode="same", boundary="zero-flux-neumann", accelerate=False, total_variation=0.0,
                                   greatest_prime_factor=7, halo=None, precision="float32", memory_budget=None,
-                                  device=None, on_device=False):
+                                  device=None, on_device=False, fft_backend=None):
     """The GPU plan of a deconvolution before running it (shapes in NumPy order): a
     DeconvolutionMemoryEstimate (peak device bytes, tiles, grid shape, output shape, budget).
     The defaults are deconvolve()'s (richardson_lucy() uses edges="non-circulant"); with a GPU
     the cuFFT work areas are exact, otherwise modelled. Shapes, memory_budget and device as
     estimate_gpu_memory's. With a budget that no tiling fits, GPUMemoryBudgetError names the
-    smallest need."""
+    smallest need. fft_backend as deconvolve's: the FFT work area counted is that backend's."""
+    _api._fft_backend(fft_backend)  # refused before anything else, as everywhere
     if _native.LIBRARY is None:
         raise _native.NoGPUError(f"the native library could not be loaded: {_native.LOAD_ERROR}")
     settings = _settings(algorithm, 1, edges, boundary, 0.0, mode, False, accelerate, 0.1, 1e-5, 1e-4, 0.0, 0.0,
                          0.01, 0.0, total_variation, 0.0, 0.0, greatest_prime_factor, halo, precision,
-                         memory_budget, device)
+                         memory_budget, device, fft_backend)
     dtype = _arrays.precision_dtype(precision or "float32")
     image_shape, kernel_shape = _api._shape(image_shape, "image"), _api._shape(kernel_shape, "kernel")
     _check_region(settings, image_shape, kernel_shape)
@@ -296,7 +308,8 @@ def _range_of(operand):
     return float(np.min(array)), float(np.max(array))
 
 
-def _check_values(settings, operand, kernel):
+def check_kernel(settings, kernel):
+    """ValueError for a kernel these settings cannot deconvolve by (host values)."""
     if not np.all(np.isfinite(kernel)):
         raise ValueError("the kernel has NaN or infinite values")
     total = float(kernel.sum())
@@ -304,6 +317,10 @@ def _check_values(settings, operand, kernel):
         _cpu.normalized(kernel)  # ValueError for a kernel summing to 0
     if settings.richardson_lucy and not total > 0:
         raise ValueError(f"the kernel sums to {total}: Richardson-Lucy needs a kernel with a positive sum")
+
+
+def _check_values(settings, operand, kernel):
+    check_kernel(settings, kernel)
     low, high = _range_of(operand)
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError("the image has NaN or infinite values")
@@ -396,7 +413,7 @@ def _run_gpu(settings, operand, kernel, dtype, engine, out, hooks, measure):
         hooks.raise_error()
     dimension = len(sizes)
     return output, DeconvolutionInfo("gpu", int(info.iterations), int(info.tiles), _shape_of(info.grid_size, dimension),
-                                     int(info.peak_device_bytes), None)
+                                     int(info.peak_device_bytes), None, _api._fft_backend_used(info.fft_backend))
 
 
 def _run_cpu(settings, operand, kernel, dtype, out, hooks):
@@ -455,7 +472,7 @@ def _execute(settings, image, kernel, callback, return_divergence, out):
     finally:
         _local.running = False
     _local.info = info
-    _api._local.last = info.compute_device
+    _api._local.last, _api._local.fft_backend = info.compute_device, info.fft_backend
     result = _api._delivered(operand.wrap(output), out)
     if return_divergence:
         return result, list(info.divergence or [])
@@ -467,7 +484,7 @@ def deconvolve(image, kernel, algorithm="richardson-lucy", iterations=10, *, edg
                alpha=0.1, division_threshold=1e-5, kernel_zero_magnitude_threshold=1e-4, regularization_constant=0.0,
                noise_variance=0.0, weight_threshold=0.01, background=0.0, total_variation=0.0, tolerance=0.0,
                divergence_tolerance=0.0, greatest_prime_factor=7, return_divergence=False, precision=None,
-               memory_budget=None, device=None, halo=None, callback=None, out=None):
+               memory_budget=None, device=None, halo=None, callback=None, out=None, fft_backend=None):
     """Deconvolves an image by a kernel (the PSF) of the same dimension (1, 2 or 3).
 
     algorithm: "richardson-lucy", "landweber", "projected-landweber" (iterative, `iterations`
@@ -505,32 +522,38 @@ def deconvolve(image, kernel, algorithm="richardson-lucy", iterations=10, *, edg
     arrays (CUDA arrays are deconvolved on their device, on the current stream, and the result is
     the same library's array), torch CPU tensors, or itk.Image (the result is an itk.Image with
     the input's spacing and direction, its origin at the first output voxel).
-    precision, memory_budget, device, out: as convolve's. Without a GPU (or with device="cpu")
-    the NumPy path of _deconvolution_cpu runs on the whole image; last_compute_device() and
-    last_deconvolution_info() say what ran.
+    precision, memory_budget, device, out, fft_backend: as convolve's. Without a GPU (or with
+    device="cpu") the NumPy path of _deconvolution_cpu runs on the whole image;
+    last_compute_device(), last_fft_backend() and last_deconvolution_info() say what ran.
     """
     settings = _settings(algorithm, iterations, edges, boundary, constant, mode, normalize, accelerate, alpha,
                          division_threshold, kernel_zero_magnitude_threshold, regularization_constant, noise_variance,
                          weight_threshold, background, total_variation, tolerance, divergence_tolerance,
-                         greatest_prime_factor, halo, precision, memory_budget, device)
+                         greatest_prime_factor, halo, precision, memory_budget, device, fft_backend)
     if callback is not None and not callable(callback):
         raise ValueError("callback must be callable: callback(iteration, divergence, relative_change)")
     return _execute(settings, image, _host_kernel(kernel), callback, return_divergence, out)
 
 
+def check_richardson_lucy_options(options):
+    """TypeError for keywords beyond those of deconvolve that richardson_lucy passes through."""
+    unknown = set(options) - {"division_threshold", "weight_threshold", "greatest_prime_factor"}
+    if unknown:
+        raise TypeError(f"richardson_lucy() got unexpected keyword(s) {sorted(unknown)}")
+
+
 def richardson_lucy(image, psf, iterations=10, *, edges="non-circulant", boundary="zero-flux-neumann", constant=0.0,
                     mode="same", normalize=False, accelerate=False, background=0.0, total_variation=0.0,
                     tolerance=0.0, divergence_tolerance=0.0, return_divergence=False, precision=None,
-                    memory_budget=None, device=None, halo=None, callback=None, out=None, **options):
+                    memory_budget=None, device=None, halo=None, callback=None, out=None, fft_backend=None,
+                    **options):
     """Richardson-Lucy deconvolution (deconvolve(algorithm="richardson-lucy")), by default with
     non-circulant edges: the image must be non-negative and the PSF sum to a positive value.
     Other keywords of deconvolve (division_threshold, weight_threshold, greatest_prime_factor)
     pass through."""
-    unknown = set(options) - {"division_threshold", "weight_threshold", "greatest_prime_factor"}
-    if unknown:
-        raise TypeError(f"richardson_lucy() got unexpected keyword(s) {sorted(unknown)}")
+    check_richardson_lucy_options(options)
     return deconvolve(image, psf, "richardson-lucy", iterations, edges=edges, boundary=boundary, constant=constant,
                       mode=mode, normalize=normalize, accelerate=accelerate, background=background,
                       total_variation=total_variation, tolerance=tolerance, divergence_tolerance=divergence_tolerance,
                       return_divergence=return_divergence, precision=precision, memory_budget=memory_budget,
-                      device=device, halo=halo, callback=callback, out=out, **options)
+                      device=device, halo=halo, callback=callback, out=out, fft_backend=fft_backend, **options)

@@ -23,7 +23,7 @@ import threading
 CUFFT_SONAME = "libcufft.so.12"
 NVRTC_SONAME = "libnvrtc.so.13"
 VKFFT_PLUGIN_NAME = "libCudaFFTConvolutionVkFFT.so"
-ABI_VERSION = 2  # 2: the deconvolution section (cfc_deconvolution, cfc_deconvolve)
+ABI_VERSION = 3  # 2: the deconvolution section (cfc_deconvolution, cfc_deconvolve); 3: fft_backend fields
 
 OK, INVALID_ARGUMENT, BUDGET, OUT_OF_MEMORY, CUDA, NO_DEVICE, INTERNAL = range(7)
 
@@ -38,6 +38,7 @@ class Problem(ctypes.Structure):
         ("element_size", ctypes.c_uint32),
         ("memory_budget", ctypes.c_uint64),
         ("device_resident", ctypes.c_int32),
+        ("fft_backend", ctypes.c_int32),
     ]
 
 
@@ -49,11 +50,12 @@ class PlanInfo(ctypes.Structure):
         ("tiles", ctypes.c_uint64),
         ("peak_device_bytes", ctypes.c_uint64),
         ("memory_budget", ctypes.c_uint64),
+        ("fft_backend", ctypes.c_int32),
     ]
 
 
 class Deconvolution(ctypes.Structure):
-    """cfc_deconvolution (ABI version 2): one deconvolution problem, x first in the size arrays."""
+    """cfc_deconvolution (ABI version 3): one deconvolution problem, x first in the size arrays."""
 
     _fields_ = [
         ("dimension", ctypes.c_uint32),
@@ -83,6 +85,7 @@ class Deconvolution(ctypes.Structure):
         ("total_variation", ctypes.c_double),
         ("relative_change_tolerance", ctypes.c_double),
         ("divergence_tolerance", ctypes.c_double),
+        ("fft_backend", ctypes.c_int32),
     ]
 
 
@@ -97,6 +100,7 @@ class DeconvolutionInfo(ctypes.Structure):
         ("peak_device_bytes", ctypes.c_uint64),
         ("memory_budget", ctypes.c_uint64),
         ("iterations", ctypes.c_uint32),
+        ("fft_backend", ctypes.c_int32),
     ]
 
 
