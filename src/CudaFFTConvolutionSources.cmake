@@ -13,6 +13,7 @@ set(CudaFFTConvolution_SRCS
   itkCudaFFTConvolutionFFT.cu
   itkCudaFFTConvolutionCuFFTPlans.cu
   itkCudaFFTConvolutionVkFFTPlans.cu
+  itkCudaFFTConvolutionPruningCheck.cu
   itkCudaFFTConvolutionStaging.cu
   itkCudaFFTConvolutionEngine.cu
   itkCudaFFTConvolutionDeconvolution.cu

@@ -614,15 +614,16 @@ CudaDeconvolutionPlanner::IndexArray
 CudaDeconvolutionPlanner::DataOffset(const Plan & plan, const Tile & tile)
 {
   IndexArray offset{ { 0, 0, 0 } };
+  if (plan.edges == Edges::NonCirculant)
+  {
+    // At the grid's origin: the grid is circular, so the estimate's margins wrap around, and
+    // everything outside the data is then one slab per axis, which a pruned transform skips.
+    return offset;
+  }
   for (unsigned int axis = 0; axis < plan.dimension; ++axis)
   {
-    const std::uint64_t k = plan.kernelSize[axis];
-    offset[axis] = plan.edges == Edges::NonCirculant
-                     ? static_cast<std::int64_t>(k - 1) - Radius(k)
-                     : [&] {
-                         const ParityAxis parity = Parity(plan.itkPadding, plan.gridSize[axis], tile.data.size[axis], k);
-                         return parity.below + parity.inner;
-                       }();
+    const ParityAxis parity = Parity(plan.itkPadding, plan.gridSize[axis], tile.data.size[axis], plan.kernelSize[axis]);
+    offset[axis] = parity.below + parity.inner;
   }
   return offset;
 }

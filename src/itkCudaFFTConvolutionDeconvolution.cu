@@ -298,16 +298,32 @@ private:
   }
 
   // ---- device steps ------------------------------------------------------------------------
+  /** \a live (optional): the grid is zero outside it. */
   void
-  Forward()
+  Forward(const CudaFFTConvolutionFFT::Box * live = nullptr)
   {
-    m_Engine.m_FFT.Forward(Grid());
+    m_Engine.m_FFT.Forward(Grid(), live);
   }
 
+  /** \a live (optional): only the result inside it is read (the rest may be left undefined). */
   void
-  Inverse()
+  Inverse(const CudaFFTConvolutionFFT::Box * live = nullptr)
   {
-    m_Engine.m_FFT.Inverse(Grid());
+    m_Engine.m_FFT.Inverse(Grid(), live);
+  }
+
+  /** The tile's data on the grid (non-circulant edges: the only voxels compared with the data). */
+  CudaFFTConvolutionFFT::Box
+  DataBox() const
+  {
+    CudaFFTConvolutionFFT::Box box;
+    const Planner::IndexArray offset = DeconvolutionPlanner::DataOffset(m_Plan, *m_Tile);
+    for (unsigned int axis = 0; axis < 3; ++axis)
+    {
+      box.index[axis] = static_cast<std::uint64_t>(offset[axis]);
+      box.size[axis] = m_Tile->data.size[axis];
+    }
+    return box;
   }
 
   Complex *
@@ -322,11 +338,14 @@ private:
     return static_cast<const Complex *>(m_Engine.m_Spectrum.pointer);
   }
 
-  /** The grid = H * grid, or H^T * grid. */
+  /** The grid = H * grid, or H^T * grid; \a zeroOutside: the grid is zero outside it on entry;
+   * \a neededInside: only the result inside it is read afterwards. */
   void
-  Blur(bool adjoint)
+  Blur(bool                               adjoint,
+       const CudaFFTConvolutionFFT::Box * zeroOutside = nullptr,
+       const CudaFFTConvolutionFFT::Box * neededInside = nullptr)
   {
-    Forward();
+    Forward(zeroOutside);
     if (adjoint)
     {
       MultiplyConjugate<Complex><<<BlocksFor(m_SpectrumElements), ThreadsPerBlock, 0, m_Stream>>>(
@@ -339,7 +358,7 @@ private:
         Spectrum(), TransferFunction(), m_SpectrumElements);
       CheckLaunch("MultiplySpectra");
     }
-    Inverse();
+    Inverse(neededInside);
   }
 
   /** The data, extended to the grid as the plan says, into the FFT buffer. */
@@ -403,7 +422,8 @@ private:
       CUDAFFT_CHECK(cudaMemsetAsync(Grid(), 0, bytes, m_Stream));
       DataMask<T><<<launch.grid, launch.block, 0, m_Stream>>>(Grid(), m_Layout, static_cast<const long long *>(m_Engine.m_GridMaps.pointer));
       CheckLaunch("DataMask");
-      Blur(true);
+      const CudaFFTConvolutionFFT::Box data = DataBox();
+      Blur(true, &data);
       MakeWeights<T><<<launch.grid, launch.block, 0, m_Stream>>>(static_cast<T *>(m_Engine.m_Weights.pointer),
                                                                  m_X,
                                                                  Grid(),
@@ -435,7 +455,10 @@ private:
     const bool      nonCirculant = m_Plan.edges == DeconvolutionPlanner::Edges::NonCirculant;
     const T         lambda = static_cast<T>(m_Plan.totalVariation ? m_Settings.totalVariation : 0.0);
     const T *       weights = nonCirculant ? static_cast<const T *>(m_Engine.m_Weights.pointer) : nullptr;
-    Blur(false);
+    // Non-circulant: the ratio is zero outside the data and reads the blurred estimate only there.
+    const CudaFFTConvolutionFFT::Box data = DataBox();
+    const CudaFFTConvolutionFFT::Box * live = nonCirculant ? &data : nullptr;
+    Blur(false, nullptr, live);
     RichardsonLucyRatio<T><<<light.grid, light.block, 0, m_Stream>>>(Grid(),
                                                                        m_Layout,
                                                                        Data(),
@@ -445,7 +468,7 @@ private:
                                                                        static_cast<T>(m_Settings.background),
                                                                        measure ? m_Statistics : nullptr);
     CheckLaunch("RichardsonLucyRatio");
-    Blur(true);
+    Blur(true, live);
     if (lambda != T(0))
     {
       Update<true>(launch, weights, lambda);

@@ -463,8 +463,33 @@ public:
     long long         destinationRows{ 1 };
   };
 
+  /** Where a tile's padded grid can be non-zero: the box of its source values, for a zero
+   * constant boundary; false for other boundaries (the padding is not zero) and empty sources. */
+  static bool
+  NonZeroBox(const Plan & plan, const Planner::Tile & tile, double constant, CudaFFTConvolutionFFT::Box & box)
+  {
+    if (plan.boundary != Planner::Boundary::Constant || constant != 0)
+    {
+      return false;
+    }
+    for (unsigned int axis = 0; axis < Planner::MaximumDimension; ++axis)
+    {
+      const std::vector<std::int64_t> map = Planner::AxisSourceMap(plan, tile, axis);
+      const auto first = std::find_if(map.begin(), map.end(), [](std::int64_t i) { return i >= 0; });
+      const auto last = std::find_if(map.rbegin(), map.rend(), [](std::int64_t i) { return i >= 0; });
+      if (first == map.end())
+      {
+        return false;
+      }
+      box.index[axis] = static_cast<std::uint64_t>(first - map.begin());
+      box.size[axis] = static_cast<std::uint64_t>(map.rend() - last) - box.index[axis];
+    }
+    return true;
+  }
+
   /** Pads, transforms, multiplies, transforms back and crops one tile on \a stream: the one
-   * computation every run (host or device buffers, any tile) goes through. */
+   * computation every run (host or device buffers, any tile) goes through. The transforms are
+   * told what is zero and what is cropped (pruned where the FFT layer can). */
   template <typename T>
   void
   ComputeTile(const Plan & plan, const Planner::Tile & tile, const TileEnds<T> & ends, T constant, cudaStream_t stream)
@@ -477,12 +502,20 @@ public:
     PadTile<T><<<pad.grid, pad.block, 0, stream>>>(
       fft, layout, ends.source, ends.sourceRow, ends.sourceRows, ends.maps, constant);
     CheckLaunch("PadTile");
-    m_FFT.Forward(fft);
+    CudaFFTConvolutionFFT::Box nonZero;
+    const bool                 zeroOutside = NonZeroBox(plan, tile, static_cast<double>(constant), nonZero);
+    m_FFT.Forward(fft, zeroOutside ? &nonZero : nullptr);
     MultiplySpectra<Complex><<<BlocksFor(spectrumElements), ThreadsPerBlock, 0, stream>>>(
       reinterpret_cast<Complex *>(fft), static_cast<const Complex *>(m_Spectrum.pointer), static_cast<long long>(spectrumElements));
     CheckLaunch("MultiplySpectra");
-    m_FFT.Inverse(fft);
-    const auto crop = Planner::CropOffset(plan.kernelSize);
+    const auto                 crop = Planner::CropOffset(plan.kernelSize);
+    CudaFFTConvolutionFFT::Box cropped;
+    for (unsigned int axis = 0; axis < Planner::MaximumDimension; ++axis)
+    {
+      cropped.index[axis] = static_cast<std::uint64_t>(crop[axis]);
+      cropped.size[axis] = tile.output.size[axis];
+    }
+    m_FFT.Inverse(fft, &cropped);
     const RowLaunch cropLaunch = RowsOf(static_cast<long long>(tile.output.size[0]),
                                    static_cast<long long>(tile.output.size[1]),
                                         static_cast<long long>(tile.output.size[2]));

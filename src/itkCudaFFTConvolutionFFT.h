@@ -28,12 +28,15 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace itk
 {
 namespace CudaFFTConvolutionFFTDetail
 {
 class FFTPlans;
+struct ZeroBlock;
 }
 
 /** \class CudaFFTConvolutionFFT
@@ -43,7 +46,15 @@ class FFTPlans;
  * turns into x / 2 + 1 complex values; the inverse is unnormalised. Both transforms share one
  * work area that the caller allocates (WorkAreaBytes) and attaches, and run on the stream set.
  *
- * Auto and VkFFT fall back to cuFFT, with one warning line on stderr (once per reason), when the
+ * Pruning: a transform may be told the live box of the grid. For Forward, the input is zero
+ * outside it; for Inverse, only the output inside it is needed. VkFFT then skips what lies in the
+ * larger zero slab of each axis (its zero-padding mode: one more plan per box, kept); cuFFT
+ * ignores the box. So the caller still writes the zeros outside a forward box, and must not read
+ * outside an inverse box (VkFFT leaves it undefined). CUDAFFTCONVOLUTION_FFT_PRUNING=0 (read
+ * by Make) turns pruning off.
+ *
+ * Auto picks VkFFT for grids of 2^24 values and more, cuFFT for smaller ones. Auto and VkFFT
+ * fall back to cuFFT, with one warning line on stderr (once per reason), when the
  * VkFFT plugin cannot be loaded or VkFFT cannot plan the size; Auto stays silent in a build
  * without the plugin. Failures of cuFFT and of a transform throw CudaFFTConvolutionEngineError.
  * \ingroup CudaFFTConvolution
@@ -53,6 +64,13 @@ class CudaFFTConvolution_EXPORT CudaFFTConvolutionFFT
 public:
   using Backend = CudaFFTConvolutionEngine::FFTBackend;
   using SizeArray = CudaFFTConvolutionPlanner::SizeArray;
+
+  /** A box of the FFT grid (x first); axes beyond the dimension are ignored. */
+  struct Box
+  {
+    SizeArray index{ { 0, 0, 0 } };
+    SizeArray size{ { 0, 0, 0 } };
+  };
 
   CudaFFTConvolutionFFT();
   ~CudaFFTConvolutionFFT();
@@ -86,11 +104,17 @@ public:
   void
   SetStream(cudaStream_t stream);
 
-  /** In place, enqueued on the stream. */
+  /** In place, enqueued on the stream. \a live (optional): the input is zero outside it. */
   void
-  Forward(void * data);
+  Forward(void * data, const Box * live = nullptr);
+  /** In place, enqueued on the stream. \a live (optional): only the output inside it is needed;
+   * the values outside are then undefined. */
   void
-  Inverse(void * data);
+  Inverse(void * data, const Box * live = nullptr);
+
+  /** Whether transforms told a live box prune (VkFFT plans, pruning not turned off). */
+  bool
+  Prunes() const;
 
   /** Frees the plans (what they enqueued must have finished). */
   void
@@ -117,8 +141,26 @@ public:
   static bool
   VkFFTAvailable(std::string * whyNot = nullptr);
 
+  /** Whether CUDAFFTCONVOLUTION_FFT_PRUNING leaves pruning on (unset, or not 0/off/no/false). */
+  static bool
+  PruningEnabled();
+
 private:
+  using PlansPointer = std::unique_ptr<CudaFFTConvolutionFFTDetail::FFTPlans>;
+
+  /** The plans of a live box: pruned ones (made on first use) or the full ones. */
+  CudaFFTConvolutionFFTDetail::FFTPlans &
+  PlansFor(const Box * live);
+
+  /** Pruned plans of a zero block, or nullptr where VkFFT cannot make them. */
+  PlansPointer
+  MakePruned(const CudaFFTConvolutionFFTDetail::ZeroBlock & zero);
+
   std::unique_ptr<CudaFFTConvolutionFFTDetail::FFTPlans> m_Plans;
+  // Pruned plans per zero block (nullptr: VkFFT declined it), oldest first.
+  std::vector<std::pair<std::unique_ptr<CudaFFTConvolutionFFTDetail::ZeroBlock>, PlansPointer>> m_Pruned;
+  bool                                                  m_Pruning{ true };
+  cudaStream_t                                          m_Stream{ nullptr };
   SizeArray                                             m_Size{ { 0, 0, 0 } };
   unsigned int                                          m_Dimension{ 0 };
   unsigned int                                          m_ElementSize{ 0 };

@@ -62,10 +62,44 @@ public:
 std::unique_ptr<FFTPlans>
 MakeCuFFTPlans(const SizeArray & fft, unsigned int dimension, unsigned int elementSize);
 
+/** Per axis, the positions [begin, end) where the forward transform's input is zero and the
+ * inverse transform's output is not needed (empty where begin >= end). */
+struct ZeroBlock
+{
+  SizeArray begin{ { 0, 0, 0 } };
+  SizeArray end{ { 0, 0, 0 } };
+
+  bool
+  operator==(const ZeroBlock & o) const
+  {
+    return begin == o.begin && end == o.end;
+  }
+};
+
 /** VkFFT's plans of an FFT size on a device, or nullptr with the reason in \a whyNot (the plugin
- * cannot be loaded, or VkFFT cannot plan the size). */
+ * cannot be loaded, or VkFFT cannot plan the size). With \a zero, pruned plans: the forward
+ * transform does not read the zero block, the inverse does not write it. */
 std::unique_ptr<FFTPlans>
-MakeVkFFTPlans(const SizeArray & fft, unsigned int dimension, unsigned int elementSize, int device, std::string & whyNot);
+MakeVkFFTPlans(const SizeArray & fft,
+               unsigned int      dimension,
+               unsigned int      elementSize,
+               int               device,
+               std::string &     whyNot,
+               const ZeroBlock * zero = nullptr);
+
+/** Whether pruned plans give what the full plans of their size give where it matters (the
+ * forward transform of values that are zero in the block; the inverse transform outside the
+ * block), on random values in two scratch grids allocated for the check, on \a stream (waits for
+ * it); false with the reason (also when the scratch cannot be allocated). */
+bool
+PrunedPlansAgree(FFTPlans &        full,
+                 FFTPlans &        pruned,
+                 const SizeArray & fft,
+                 unsigned int      dimension,
+                 unsigned int      elementSize,
+                 const ZeroBlock & zero,
+                 cudaStream_t      stream,
+                 std::string &     whyNot);
 
 /** Whether this build has the VkFFT plugin (vkFFT.h was found when it was configured). */
 bool

@@ -193,7 +193,12 @@ VkFFTLoadable(std::string * whyNot)
 }
 
 std::unique_ptr<FFTPlans>
-MakeVkFFTPlans(const SizeArray & fft, unsigned int dimension, unsigned int elementSize, int device, std::string & whyNot)
+MakeVkFFTPlans(const SizeArray & fft,
+               unsigned int      dimension,
+               unsigned int      elementSize,
+               int               device,
+               std::string &     whyNot,
+               const ZeroBlock * zero)
 {
   const Plugin & plugin = ThePlugin();
   if (plugin.functions == nullptr)
@@ -205,11 +210,14 @@ MakeVkFFTPlans(const SizeArray & fft, unsigned int dimension, unsigned int eleme
   CudaFFTVkFFTPlan *  plan = nullptr;
   std::uint64_t       workBytes = 0;
   char                message[1024] = "";
-  if (plugin.functions->create(device, size, dimension, elementSize, &plan, &workBytes, message, sizeof(message)) != 0)
+  const std::uint64_t * zeroBegin = zero != nullptr ? zero->begin.data() : nullptr;
+  const std::uint64_t * zeroEnd = zero != nullptr ? zero->end.data() : nullptr;
+  if (plugin.functions->create(
+        device, size, dimension, elementSize, zeroBegin, zeroEnd, &plan, &workBytes, message, sizeof(message)) != 0)
   {
     std::ostringstream why;
     why << "VkFFT cannot plan the " << size[0] << "x" << size[1] << "x" << size[2] << (elementSize == 8 ? " double" : " float")
-        << " transform: " << message;
+        << (zero != nullptr ? " pruned" : "") << " transform: " << message;
     whyNot = why.str();
     return nullptr;
   }

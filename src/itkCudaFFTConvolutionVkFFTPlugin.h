@@ -32,7 +32,7 @@ extern "C"
 #endif
 
 /* Raised whenever a function's meaning changes: the engine refuses a plugin of another ABI. */
-#define CUDAFFT_VKFFT_PLUGIN_ABI 1
+#define CUDAFFT_VKFFT_PLUGIN_ABI 2
 /* The plugin's one exported symbol, a CudaFFTVkFFTEntry. */
 #define CUDAFFT_VKFFT_PLUGIN_ENTRY "CudaFFTConvolutionVkFFTPlugin"
 
@@ -46,12 +46,17 @@ typedef struct CudaFFTVkFFTFunctions
   /* Plans the in-place forward (real to half-complex) and inverse (half-complex to real,
    * unnormalised) transforms of size[0] (x, fastest) x size[1] x size[2] values of elementSize
    * bytes (4: float, 8: double), rows padded to 2 * (size[0] / 2 + 1) reals (cuFFT's in-place
-   * layout), on CUDA device ordinal `device`. *workAreaBytes: the device memory the plan needs
-   * attached before it runs (0: none). Returns 0, or an error code with its text in message. */
+   * layout), on CUDA device ordinal `device`. zeroBegin/zeroEnd (NULL: none): per axis, the
+   * positions [zeroBegin, zeroEnd) (empty when not less) where the forward transform's input is
+   * zero and is not read, and where the inverse transform's output is not needed and is not
+   * written (VkFFT's zero padding). *workAreaBytes: the device memory the plan needs attached
+   * before it runs (0: none). Returns 0, or an error code with its text in message. */
   int (*create)(int                device,
                 const uint64_t     size[3],
                 unsigned int       dimension,
                 unsigned int       elementSize,
+                const uint64_t *   zeroBegin,
+                const uint64_t *   zeroEnd,
                 CudaFFTVkFFTPlan ** plan,
                 uint64_t *         workAreaBytes,
                 char *             message,

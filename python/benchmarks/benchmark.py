@@ -2,12 +2,14 @@
 """The package against CuPy, PyTorch and SciPy on the GPU machine, in one run (JSON lines).
 
     python benchmarks/benchmark.py [--cases abc] [--repeats N] [--budget-factor F]
+        [--boundary zero-flux-neumann|constant|periodic] [--ffts cufft,vkfft-unpruned,vkfft]
 
 Cases (NumPy order, SAME): (a) 128x512x512 * 128x256x256, (b) 128x512x512 * 15^3,
 (c) 512x1024x1024 * 31^3. For each case:
 - device: CuPy array in and out through a Convolver (kernel spectrum cached), the default budget,
   and under a budget of F x (input + output bytes); the engine's bytes and the device memory the
-  first call took (cudaMemGetInfo, beyond the caller's arrays);
+  first call took (cudaMemGetInfo, beyond the caller's arrays); the package's boundary is --boundary
+  (constant: zero, as the CuPy rows pad), for each FFT configuration of --ffts (fft_backends.py);
 - cupy_fftconvolve: cupyx.scipy.signal.fftconvolve(mode="same") with its pool;
 - cupy_careful: the kernel's transfer function computed once, then pad, rfftn, multiply, irfftn
   and crop per image, with its pool; torch_careful: the same with torch.fft;
@@ -23,6 +25,8 @@ import sys
 import time
 
 import numpy as np
+
+import fft_backends
 
 CASES = {
     "a": ((128, 512, 512), (128, 256, 256)),
@@ -48,11 +52,12 @@ def median_ms(function, repeats, synchronize):
     return float(np.median(times)), float(np.min(times))
 
 
-def package_on_device(case, image, kernel, repeats, budget):
+def package_on_device(case, image, kernel, repeats, budget, boundary, fft):
     import cupy as cp
 
     import cudafftconvolution as cfc
 
+    fft_backends.use(fft)
     sync = cp.cuda.get_current_stream().synchronize
     image_gpu = cp.asarray(image)
     output = cfc.convolve(image_gpu, kernel, device="gpu")  # allocates the output's pool block
@@ -61,12 +66,15 @@ def package_on_device(case, image, kernel, repeats, budget):
     pool = cp.get_default_memory_pool()
     free_before = cp.cuda.runtime.memGetInfo()[0]
     pool_before = pool.total_bytes()
-    with cfc.Convolver(kernel, memory_budget=budget) as blur:
+    with cfc.Convolver(kernel, boundary=boundary, memory_budget=budget) as blur:
+        wall = time.perf_counter()
         result = blur(image_gpu)
         sync()
+        first_call = (time.perf_counter() - wall) * 1e3
         taken = free_before - cp.cuda.runtime.memGetInfo()[0] - (pool.total_bytes() - pool_before)
         median, fastest = median_ms(lambda: blur(image_gpu), repeats, sync)
-        emit({"bench": "device", "case": case, "budget": budget or 0, "median_ms": median, "min_ms": fastest,
+        emit({"bench": "device", "fft_config": fft, "boundary": boundary, "case": case, "budget": budget or 0,
+              "first_call_ms": first_call, "median_ms": median, "min_ms": fastest,
               "tiles": blur.last_estimate.tiles, "fft": blur.last_estimate.fft_shape,
               "reused_spectrum": blur.last_reused_spectrum, "engine_bytes": blur.allocated_gpu_bytes(),
               "device_bytes_taken": int(taken), "estimate_peak": blur.last_estimate.peak_bytes,
@@ -188,17 +196,25 @@ def main():
     parser.add_argument("--cases", default="abc")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--budget-factor", type=float, default=1.5)
-    parser.add_argument("--skip", default="", help="comma-separated benches to skip")
+    parser.add_argument("--skip", default="", help="comma-separated benches to skip (budget: the budgeted device row)")
+    parser.add_argument("--boundary", default="zero-flux-neumann", help="the package's boundary condition")
+    parser.add_argument("--ffts", default="default",
+                        help="FFT configurations of the device rows, from " + ",".join(fft_backends.CONFIGURATIONS))
     args = parser.parse_args()
+    ffts = fft_backends.names(args.ffts)
     skip = set(args.skip.split(","))
-    subprocess.run([sys.executable, "-c", FIRST], check=True)
+    if "first" not in skip:
+        subprocess.run([sys.executable, "-c", FIRST], check=True)
     for case in args.cases:
         image_shape, kernel_shape = CASES[case]
         rng = np.random.default_rng(1)
         image = rng.random(image_shape, dtype=np.float32)
         kernel = rng.random(kernel_shape, dtype=np.float32)
-        package_on_device(case, image, kernel, args.repeats, None)
-        package_on_device(case, image, kernel, args.repeats, int(args.budget_factor * 2 * image.nbytes))
+        for fft in ffts:
+            package_on_device(case, image, kernel, args.repeats, None, args.boundary, fft)
+            if "budget" not in skip:
+                package_on_device(case, image, kernel, args.repeats, int(args.budget_factor * 2 * image.nbytes),
+                                  args.boundary, fft)
         if "cupy" not in skip:
             cupy_fftconvolve(case, image, kernel, args.repeats)
             cupy_careful(case, image, kernel, args.repeats)

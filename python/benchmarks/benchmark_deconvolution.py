@@ -2,7 +2,7 @@
 """Richardson-Lucy on the GPU machine: the package against a CuPy loop (JSON lines, and a file).
 
     python benchmarks/benchmark_deconvolution.py [--cases notebook,deconwolf,small] [--repeats N]
-        [--iterations N] [--output benchmark-deconvolution.json]
+        [--iterations N] [--ffts cufft,vkfft-unpruned,vkfft] [--output benchmark-deconvolution.json]
 
 Cases (NumPy order):
 - notebook: the example notebook's 128x512x512 volume and 128x256x256 PSF (CuPy loop grid 256x768x768);
@@ -11,7 +11,9 @@ Cases (NumPy order):
 - small: 32x128x128 and 15x31x31 (quick check).
 For each case:
 - device: richardson_lucy on CuPy arrays (device resident; the PSF from host memory, its spectrum
-  cached between calls), plain with boundary and non-circulant edges, accelerated with both: ms
+  cached between calls), plain with boundary and non-circulant edges, accelerated with both, for
+  each FFT configuration of --ffts (fft_backends.py; the first call's wall time after new engines,
+  plans made then, is first_call_ms): ms
   per iteration ((time of N iterations - time of 0) / N, so the set-up is apart), set-up ms, the
   planned peak, the engine's device bytes after the run and the device memory the run took
   (cudaMemGetInfo, beyond the caller's arrays);
@@ -34,6 +36,8 @@ import json
 import time
 
 import numpy as np
+
+import fft_backends
 
 CASES = {
     "notebook": {"image": (128, 512, 512), "psf": (128, 256, 256), "numpy_iterations": 100,
@@ -102,12 +106,13 @@ def median_ms(function, repeats, timer):
     return float(np.median([max(event, wall) for event, wall in samples]))
 
 
-def package_on_device(case, image, psf, repeats, iterations):
+def package_on_device(case, image, psf, repeats, iterations, fft):
     import cupy as cp
 
     import cudafftconvolution as cfc
     from cudafftconvolution import _deconvolution
 
+    fft_backends.use(fft)
     timer = cuda_timer()
     pool = cp.get_default_memory_pool()
     image_gpu = cp.asarray(image)
@@ -121,17 +126,19 @@ def package_on_device(case, image, psf, repeats, iterations):
             def run(n):
                 return lambda: cfc.richardson_lucy(image_gpu, psf, n, edges=edges, accelerate=accelerate, out=out)
 
+            first_call = timer(run(1))[1]
             setup = median_ms(run(0), repeats, timer)
             total = median_ms(run(iterations), repeats, timer)
         except (cfc.CudaOutOfMemoryError, cfc.GPUMemoryBudgetError) as error:
-            emit({"bench": "device", "case": case, "edges": edges, "accelerate": accelerate, "error": str(error)})
+            emit({"bench": "device", "fft": fft, "case": case, "edges": edges, "accelerate": accelerate,
+                  "error": str(error)})
             continue
         info = cfc.last_deconvolution_info()
         taken = free_before - cp.cuda.runtime.memGetInfo()[0]
         voxels = int(np.prod(info.grid_shape))
         per_iteration = (total - setup) / iterations
-        emit(with_bandwidth({"bench": "device", "case": case, "edges": edges, "accelerate": accelerate,
-                             "iterations": iterations, "total_ms": total, "setup_ms": setup, "tiles": info.tiles,
+        emit(with_bandwidth({"bench": "device", "fft": fft, "case": case, "edges": edges, "accelerate": accelerate,
+                             "iterations": iterations, "first_call_ms": first_call, "total_ms": total, "setup_ms": setup, "tiles": info.tiles,
                              "grid": info.grid_shape, "planned_peak_bytes": info.peak_bytes,
                              "engine_bytes": _deconvolution._allocated_gpu_bytes(image_gpu.device.id),
                              "device_bytes_taken": int(taken), "io_bytes": 2 * image.nbytes}, voxels, per_iteration))
@@ -262,7 +269,10 @@ def main():
     parser.add_argument("--iterations", type=int, default=20, help="per-iteration timing runs (default %(default)s)")
     parser.add_argument("--output", default="benchmark-deconvolution.json")
     parser.add_argument("--skip", default="", help="comma-separated benches to skip: device,numpy,cupy_loop,tiled")
+    parser.add_argument("--ffts", default="default",
+                        help="FFT configurations of the device rows, from " + ",".join(fft_backends.CONFIGURATIONS))
     args = parser.parse_args()
+    ffts = fft_backends.names(args.ffts)
     import cudafftconvolution as cfc
 
     if not cfc.gpu_available():
@@ -277,7 +287,8 @@ def main():
         spec = CASES[case]
         print(f"# {case}: image {image.shape}, PSF {psf.shape}", flush=True)
         if cupy is not None and "device" not in skip:
-            package_on_device(case, image, psf, args.repeats, args.iterations)
+            for fft in ffts:
+                package_on_device(case, image, psf, args.repeats, args.iterations, fft)
         if "numpy" not in skip:
             numpy_end_to_end(case, image, psf, max(1, args.repeats // 2), spec["numpy_iterations"])
         if cupy is not None and "cupy_loop" not in skip:
@@ -286,7 +297,7 @@ def main():
             tiled_numpy(case, image, psf, max(1, args.repeats // 2))
         for record in RECORDS:
             if record.get("case") == case and "ms_per_iteration" in record:
-                print(f"#   {record['bench']:9s} {record.get('edges', ''):13s} "
+                print(f"#   {record['bench']:9s} {record.get('fft', ''):14s} {record.get('edges', ''):13s} "
                       f"{'accelerated' if record.get('accelerate') else '':11s} grid {record['grid_voxels'] / 1e6:8.1f} "
                       f"Mvoxels  {record['ms_per_iteration']:8.2f} ms/iteration  "
                       f"{record['effective_GB_per_s']:7.0f} GB/s at {BYTES_PER_VOXEL} B/voxel", flush=True)

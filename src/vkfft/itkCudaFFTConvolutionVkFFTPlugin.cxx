@@ -191,28 +191,58 @@ RetainContext(CudaFFTVkFFTPlan & plan, int device, char * message, size_t bytes)
 }
 
 /** Size-1 axes beyond x are dropped: they change neither the transform nor the layout, and
- * VkFFT's kernels are not made for them. Returns the dimension left. */
+ * VkFFT's kernels are not made for them. Returns the dimension left; kept[i]: the axis of size
+ * that compact axis i is. */
 uint64_t
-CompactSize(const uint64_t size[3], unsigned int dimension, uint64_t compact[3])
+CompactSize(const uint64_t size[3], unsigned int dimension, uint64_t compact[3], unsigned int kept[3])
 {
-  uint64_t kept = 1;
+  uint64_t count = 1;
   compact[0] = size[0];
   compact[1] = compact[2] = 1;
+  kept[0] = kept[1] = kept[2] = 0;
   for (unsigned int axis = 1; axis < dimension; ++axis)
   {
     if (size[axis] > 1)
     {
-      compact[kept++] = size[axis];
+      kept[count] = axis;
+      compact[count++] = size[axis];
     }
   }
-  return kept;
+  return count;
+}
+
+/** VkFFT's spatial zero padding on the axes whose [begin, end) is not empty. */
+void
+ConfigureZeroBlock(VkFFTConfiguration & configuration, const unsigned int kept[3], const uint64_t * zeroBegin, const uint64_t * zeroEnd)
+{
+  if (zeroBegin == nullptr || zeroEnd == nullptr)
+  {
+    return;
+  }
+  for (uint64_t i = 0; i < configuration.FFTdim; ++i)
+  {
+    const unsigned int axis = kept[i];
+    if (zeroBegin[axis] < zeroEnd[axis] && zeroEnd[axis] <= configuration.size[i])
+    {
+      configuration.performZeropadding[i] = 1;
+      configuration.fft_zeropad_left[i] = zeroBegin[axis];
+      configuration.fft_zeropad_right[i] = zeroEnd[axis];
+    }
+  }
 }
 
 VkFFTConfiguration
-Configure(CudaFFTVkFFTPlan & plan, const uint64_t size[3], unsigned int dimension, unsigned int elementSize)
+Configure(CudaFFTVkFFTPlan & plan,
+          const uint64_t     size[3],
+          unsigned int       dimension,
+          unsigned int       elementSize,
+          const uint64_t *   zeroBegin,
+          const uint64_t *   zeroEnd)
 {
   VkFFTConfiguration configuration{};
-  configuration.FFTdim = CompactSize(size, dimension, configuration.size);
+  unsigned int       kept[3];
+  configuration.FFTdim = CompactSize(size, dimension, configuration.size, kept);
+  ConfigureZeroBlock(configuration, kept, zeroBegin, zeroEnd);
   configuration.performR2C = 1; // in place: rows of size[0] / 2 + 1 complex values, as cuFFT's
   configuration.doublePrecision = elementSize == 8 ? 1 : 0;
   configuration.normalize = 0; // unnormalised inverse, as cuFFT's
@@ -332,6 +362,8 @@ Create(int                device,
        const uint64_t     size[3],
        unsigned int       dimension,
        unsigned int       elementSize,
+       const uint64_t *   zeroBegin,
+       const uint64_t *   zeroEnd,
        CudaFFTVkFFTPlan ** out,
        uint64_t *         workAreaBytes,
        char *             message,
@@ -351,7 +383,7 @@ Create(int                device,
   int code = RetainContext(*plan, device, message, bytes);
   if (code == 0)
   {
-    code = Initialize(*plan, Configure(*plan, size, dimension, elementSize), message, bytes);
+    code = Initialize(*plan, Configure(*plan, size, dimension, elementSize, zeroBegin, zeroEnd), message, bytes);
   }
   const char * unsafe = code == 0 ? UnsafeFeature(plan->app) : nullptr;
   if (unsafe != nullptr)

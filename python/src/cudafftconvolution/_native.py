@@ -7,6 +7,12 @@ cuFFT (libcufft.so.12, CUDA 13) is loaded first, from the system's loader path, 
 CUDA_HOME/CUDA_PATH and /usr/local/cuda, then from PyPI's nvidia-cufft (site-packages/nvidia/cu13/lib).
 The CUDA runtime is linked statically into the library. When the library cannot be loaded the
 package still imports: everything runs on the NumPy CPU path and LOAD_ERROR says why.
+
+The VkFFT backend is a plugin beside the library (libCudaFFTConvolutionVkFFT.so), which the
+library dlopen()s from its own folder when VkFFT is asked for. It needs NVRTC (libnvrtc.so.13),
+looked for like cuFFT (PyPI's nvidia-cuda-nvrtc too) and loaded first when found; without it the
+library warns once and does its FFTs with cuFFT. NVRTC_SOURCE says where it came from (None:
+not found).
 """
 import ctypes
 import os
@@ -15,6 +21,8 @@ import sys
 import threading
 
 CUFFT_SONAME = "libcufft.so.12"
+NVRTC_SONAME = "libnvrtc.so.13"
+VKFFT_PLUGIN_NAME = "libCudaFFTConvolutionVkFFT.so"
 ABI_VERSION = 5  # 2: the deconvolution section (cfc_deconvolution, cfc_deconvolve); 3: fft_backend fields; 4: the energy halo; 5: computed PSFs (cfc_psf)
 
 OK, INVALID_ARGUMENT, BUDGET, OUT_OF_MEMORY, CUDA, NO_DEVICE, INTERNAL = range(7)
@@ -163,20 +171,30 @@ def _cufft_directories():
     for root in roots:
         yield os.path.join(root, "nvidia", "cu13", "lib")
         yield os.path.join(root, "nvidia", "cufft", "lib")
+        yield os.path.join(root, "nvidia", "cuda_nvrtc", "lib")
 
 
-def _load_cufft():
-    """Loads cuFFT globally so that the library's dependency resolves; returns where from."""
+def _load_global(soname):
+    """Loads a CUDA library globally (so that a later dependency on its soname resolves) from the
+    loader path, CUDA_HOME/CUDA_PATH, /usr/local/cuda or PyPI's nvidia wheels; where from, or None."""
     try:
-        ctypes.CDLL(CUFFT_SONAME, mode=ctypes.RTLD_GLOBAL)
+        ctypes.CDLL(soname, mode=ctypes.RTLD_GLOBAL)
         return "system"
     except OSError:
         pass
     for directory in _cufft_directories():
-        path = os.path.join(directory, CUFFT_SONAME)
+        path = os.path.join(directory, soname)
         if os.path.exists(path):
             ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
             return path
+    return None
+
+
+def _load_cufft():
+    """Loads cuFFT globally so that the library's dependency resolves; returns where from."""
+    source = _load_global(CUFFT_SONAME)
+    if source is not None:
+        return source
     raise OSError(
         f"{CUFFT_SONAME} (cuFFT of CUDA 13) was not found on the loader path, in CUDA_HOME or "
         "/usr/local/cuda, or in PyPI's nvidia-cufft (pip install cudafftconvolution[cuda])"
@@ -226,6 +244,7 @@ def _load():
         os.path.dirname(os.path.abspath(__file__)), "libcudafftconvolution.so")
     try:
         cufft = _load_cufft()
+        _load_nvrtc()
         lib = ctypes.CDLL(path)
         lib.cfc_abi_version.restype = ctypes.c_int
         lib.cfc_abi_version.argtypes = []
@@ -237,7 +256,24 @@ def _load():
         return None, str(error), None
 
 
+def _load_nvrtc():
+    """NVRTC for the VkFFT plugin, where it can be found (optional: cuFFT works without it)."""
+    global NVRTC_SOURCE
+    try:
+        NVRTC_SOURCE = _load_global(NVRTC_SONAME)
+    except OSError:
+        NVRTC_SOURCE = None
+
+
+NVRTC_SOURCE = None
 LIBRARY, LOAD_ERROR, CUFFT_SOURCE = _load()
+
+
+def vkfft_plugin_path():
+    """Where the library looks for its VkFFT plugin: beside itself."""
+    library = os.environ.get("CUDAFFTCONVOLUTION_LIBRARY") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "libcudafftconvolution.so")
+    return os.path.join(os.path.dirname(os.path.abspath(library)), VKFFT_PLUGIN_NAME)
 
 
 def check(status):
