@@ -122,7 +122,7 @@ def main():
         fail(f"the native library did not load: {_native.LOAD_ERROR}")
     check_dependencies()
     check_cufft(check_loaded("cuFFT", cfc.CUFFT_SOURCE, _native.CUFFT_SONAME, "nvidia-cufft"))
-    check_nvrtc(check_loaded("NVRTC", _native.NVRTC_SOURCE, _native.NVRTC_SONAME, "nvidia-cuda-nvrtc"))
+    check_nvrtc(check_loaded("NVRTC", cfc.NVRTC_SOURCE, _native.NVRTC_SONAME, "nvidia-cuda-nvrtc"))
     check_convolution()
     print("GPU:", cfc.gpu_available(), cfc.gpu_unavailable_reason() or "")
 
