@@ -5,7 +5,8 @@
   (cuFFT, NVRTC) and the driver (libcuda.so.1, the VkFFT plugin only): the CUDA runtime is static;
 - cuFFT and NVRTC were loaded from the files that PyPI's nvidia-cufft and nvidia-cuda-nvrtc
   installed (their RECORDs say where), no other copy is mapped into the process, and both work
-  without a GPU: cufftGetVersion gives the wheel's release, NVRTC compiles a kernel to PTX;
+  without a GPU: cufftGetVersion gives the wheel's release, NVRTC compiles a kernel to PTX (with
+  the builtins beside it);
 - a small FULL convolution gives the direct sum (on the CPU where there is no GPU).
 """
 import ctypes
@@ -68,10 +69,11 @@ def check_loaded(label, source, soname, distribution):
     if mapped != {expected}:
         fail(f"the process maps {sorted(mapped)} for {soname}, expected only {expected}")
     print(f"{label}: {source} ({distribution} {importlib.metadata.version(distribution)})")
-    return ctypes.CDLL(expected)
+    return ctypes.CDLL(expected), expected
 
 
-def check_cufft(cufft):
+def check_cufft(loaded):
+    cufft, _ = loaded
     version = ctypes.c_int()
     if cufft.cufftGetVersion(ctypes.byref(version)) != 0:
         fail("cufftGetVersion failed")
@@ -81,7 +83,8 @@ def check_cufft(cufft):
     print(f"cuFFT {version.value} answers")
 
 
-def check_nvrtc(nvrtc):
+def check_nvrtc(loaded):
+    nvrtc, path = loaded
     kernel = b'extern "C" __global__ void twice(float * x) { x[threadIdx.x] *= 2.0f; }'
     program = ctypes.c_void_p()
     if nvrtc.nvrtcCreateProgram(ctypes.byref(program), kernel, b"twice.cu", 0, None, None) != 0:
@@ -96,6 +99,9 @@ def check_nvrtc(nvrtc):
     nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
     if b".entry twice" not in ptx.value:
         fail("NVRTC's PTX lacks the kernel's entry")
+    builtins = mapped_files("libnvrtc-builtins")
+    if not builtins or any(os.path.dirname(b) != os.path.dirname(path) for b in builtins):
+        fail(f"NVRTC compiled with the builtins {sorted(builtins)}, not those beside {path}")
     print(f"NVRTC compiles a kernel ({size.value} bytes of PTX)")
 
 

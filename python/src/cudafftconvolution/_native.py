@@ -14,10 +14,12 @@ loaded the package still imports: everything runs on the NumPy CPU path and LOAD
 The VkFFT backend is a plugin beside the library (libCudaFFTConvolutionVkFFT.so), which the
 library dlopen()s from its own folder when VkFFT is asked for. It needs the driver (libcuda.so.1)
 and NVRTC (libnvrtc.so.13), looked for like cuFFT (PyPI's nvidia-cuda-nvrtc) and loaded first when
-found; without it the library warns once and does its FFTs with cuFFT. NVRTC_SOURCE names the
-file loaded (None: not found).
+found (with the builtins beside it, which PyPI's NVRTC would not find alone); without it the
+library warns once and does its FFTs with cuFFT. NVRTC_SOURCE names the file loaded (None: not
+found).
 """
 import ctypes
+import glob
 import os
 import site
 import sys
@@ -289,8 +291,18 @@ def _load_nvrtc():
     global NVRTC_SOURCE
     try:
         NVRTC_SOURCE = _load_global(NVRTC_SONAME)
+        if NVRTC_SOURCE is not None and os.path.isabs(NVRTC_SOURCE):
+            _load_nvrtc_builtins(os.path.dirname(NVRTC_SOURCE))
     except OSError:
         NVRTC_SOURCE = None
+
+
+def _load_nvrtc_builtins(directory):
+    """NVRTC dlopen()s its builtins (libnvrtc-builtins.so.13.N) by soname at its first compile, and
+    PyPI's NVRTC has no RPATH to find those beside it: with no toolkit on the loader path every
+    compile failed. Loaded first, from NVRTC's own folder, they are the ones found."""
+    for path in sorted(glob.glob(os.path.join(directory, "libnvrtc-builtins.so.13.*"))):
+        ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
 
 
 NVRTC_SOURCE = None
