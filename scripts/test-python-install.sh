@@ -4,8 +4,8 @@
 # scripts/check-python-install.py checks there that cuFFT and NVRTC come from those wheels and
 # work, that nothing else is needed, and that a convolution runs (on the CPU without a GPU).
 # CUDA_HOME, CUDA_PATH and LD_LIBRARY_PATH are cleared for it, and the toolkit hidden where it
-# can be (below). The downloads (about 320 MB) are
-# kept in ~/.cache/CudaFFTConvolution/wheelhouse: `pip download` skips the files already there.
+# can be (below). The downloads (about 320 MB) are kept in ~/.cache/CudaFFTConvolution/wheelhouse:
+# `pip download` skips the files already there.
 # Skipped, saying so, only when PyPI cannot be reached.
 #   scripts/test-python-install.sh WHEEL [WORKDIR]      default WORKDIR: the wheel's folder/..
 set -euo pipefail
@@ -45,9 +45,10 @@ echo "--- checking it ($(date +%T))"
 # A machine with only a driver: the CUDA toolkit's folders (those holding cuFFT or NVRTC on the
 # loader path, and /usr/local/cuda, CUDA_HOME) are hidden behind empty mounts in a private mount
 # namespace (as root, or in a user namespace), so that nothing can come from them.
-toolkit=$( { ldconfig -p | awk '/libcufft\.so|libnvrtc/ {print $NF}' | xargs -r -n1 dirname
-             for d in /usr/local/cuda "${CUDA_HOME:-}" "${CUDA_PATH:-}"; do [ -z "$d" ] || readlink -f "$d"; done
-           } | sort -u | while read -r d; do [ -d "$d" ] && echo "$d"; done )
+toolkit=$( { { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null || true; } |
+               awk '/libcufft\.so|libnvrtc/ {print $NF}' | xargs -r -n1 dirname
+             for d in /usr/local/cuda "${CUDA_HOME:-}" "${CUDA_PATH:-}"; do [ -z "$d" ] || readlink -f "$d" || true; done
+           } | sort -u | while read -r d; do if [ -d "$d" ]; then echo "$d"; fi; done )
 namespace=()
 for candidate in "unshare -m --propagation private" "unshare -r -m --propagation private"; do
   if [ -n "$toolkit" ] && $candidate true 2>/dev/null; then read -ra namespace <<<"$candidate"; break; fi
