@@ -134,7 +134,11 @@ PrintEstimate(const std::string & inputFile, const std::string & kernelFile, con
   const itk::SizeValueType budget = PlanningBudget(options.budget, budgetText);
   const auto estimate = [&](auto precision) {
     using FilterType = itk::CudaFFTConvolutionImageFilter<ImageType, ImageType, ImageType, decltype(precision)>;
-    return FilterType::MakeGPUPlan(imageSize, kernelSize, mode, budget, ParseBoundary(options.boundary));
+    // The plan the filter would make: the backend set with --fft-backend, else the environment's.
+    const auto backend = options.fftBackend.empty()
+                           ? itk::CudaFFTConvolutionFilterSupport::DefaultFFTBackend()
+                           : itk::CudaFFTConvolutionImageFilterEnums::FFTBackendFromName(options.fftBackend);
+    return FilterType::MakeGPUPlan(imageSize, kernelSize, mode, budget, ParseBoundary(options.boundary), backend);
   };
   const auto plan = options.precision == "double" ? estimate(double{}) : estimate(float{});
   const auto & m = plan.memory;

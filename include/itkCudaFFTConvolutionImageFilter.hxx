@@ -185,9 +185,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   const typename KernelImageType::SizeType & kernelSize,
   OutputRegionEnum                           mode,
   SizeValueType                              budget,
-  BoundaryEnum                               boundary)
+  BoundaryEnum                               boundary,
+  FFTBackendEnum                             backend)
 {
-  return PlanForSizes(imageSize, kernelSize, mode, budget, boundary).memory.Peak();
+  return PlanForSizes(imageSize, kernelSize, mode, budget, boundary, backend).memory.Peak();
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -197,7 +198,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   const typename KernelImageType::SizeType & kernelSize,
   OutputRegionEnum                           mode,
   SizeValueType                              budget,
-  BoundaryEnum                               boundary) -> PlanType
+  BoundaryEnum                               boundary,
+  FFTBackendEnum                             backend) -> PlanType
 {
   PlannerType::Box       image;
   PlannerType::SizeArray kernel{ { 1, 1, 1 } };
@@ -214,8 +216,9 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   request.memoryBudget = budget;
   if (CudaFFTConvolutionEngine::DeviceAvailable())
   {
-    request.workArea = [](const PlannerType::SizeArray & fft, unsigned int dimension) {
-      return CudaFFTConvolutionEngine::WorkAreaBytes(fft, dimension, sizeof(InternalPrecisionType));
+    const auto engineBackend = CudaFFTConvolutionFilterSupport::ToEngine(backend);
+    request.workArea = [engineBackend](const PlannerType::SizeArray & fft, unsigned int dimension) {
+      return CudaFFTConvolutionEngine::WorkAreaBytes(fft, dimension, sizeof(InternalPrecisionType), engineBackend);
     };
   }
   try

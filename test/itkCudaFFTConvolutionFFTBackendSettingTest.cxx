@@ -225,6 +225,31 @@ CheckGPURichardsonLucy(ImageType * input, ImageType * kernel, itk::CudaDeconvolu
     Expect(ReportedAsExpected(asked, filter->GetLastFFTBackend()) && toCuFFT < 1e-4, what.str());
   }
 }
+/** The static estimate plans with the backend it is given: each plan's work area is that
+ * backend's exact one for the plan's FFT size (the run prints both: where they differ, a
+ * backend ignored would fail here). */
+void
+CheckEstimateBackend()
+{
+  using FilterType = itk::CudaFFTConvolutionImageFilter<ImageType>;
+  using Engine = itk::CudaFFTConvolutionEngine;
+  const ImageType::SizeType image{ { 200, 180, 60 } };
+  const ImageType::SizeType kernel{ { 9, 9, 7 } };
+  for (const FFTBackend backend : { FFTBackend::CUFFT, FFTBackend::VKFFT })
+  {
+    const auto plan = FilterType::MakeGPUPlan(image, kernel, FilterType::OutputRegionEnum::SAME, 0,
+                                              FilterType::BoundaryEnum::ZERO_FLUX_NEUMANN, backend);
+    const auto expected = Engine::WorkAreaBytes(
+      plan.fftSize, 3, sizeof(float), itk::CudaFFTConvolutionFilterSupport::ToEngine(backend));
+    const auto estimate = FilterType::EstimateGPUMemory(image, kernel, FilterType::OutputRegionEnum::SAME, 0,
+                                                        FilterType::BoundaryEnum::ZERO_FLUX_NEUMANN, backend);
+    std::cout << Enums::FFTBackendName(backend) << ": work area " << plan.memory.workArea << " bytes, estimate "
+              << estimate << std::endl;
+    Expect(plan.memory.workArea == expected && estimate == plan.memory.Peak(),
+           std::string("the static estimate plans with ") + Enums::FFTBackendName(backend) + "'s work area");
+  }
+}
+
 } // namespace
 
 int
@@ -253,6 +278,7 @@ itkCudaFFTConvolutionFFTBackendSettingTest(int argc, char * argv[])
     unsetenv(Variable);
     std::string whyNot;
     std::cout << "VkFFT plugin: " << (itk::CudaFFTConvolutionFFT::VkFFTAvailable(&whyNot) ? "loads" : whyNot) << std::endl;
+    CheckEstimateBackend();
     CheckGPUConvolution<float>(input, kernel, 1e-5);
     CheckGPUConvolution<double>(input, kernel, 1e-6); // computed in double, written to float pixels
     CheckGPURichardsonLucy(input, kernel, itk::CudaDeconvolutionImageFilterEnums::Edges::BoundaryCondition);
