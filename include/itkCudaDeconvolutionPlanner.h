@@ -52,7 +52,7 @@ namespace itk
  * The halo is, per axis, either given, or from the kernel's marginal energy profile on that axis
  * (EnergyHalo: the radius holding all but haloEnergyFraction of it, and the spread of the
  * iterations; a kernel whose energy reaches its array's edge keeps 2K), or, with no kernel
- * energy, twice the kernel size (the seam error each leaves is measured in README).
+ * energy, twice the kernel size (the seam error each leaves is measured in docs/deconvolution.md).
  * \ingroup CudaFFTConvolution
  */
 class CudaFFTConvolution_EXPORT CudaDeconvolutionPlanner
@@ -106,7 +106,7 @@ public:
 
   /** The fraction of the kernel's energy a halo may leave out when a caller names none: the
    * largest whose seams stayed below 1e-4 of the maximum, three times over, on a compact Gaussian
-   * and a widefield (Gaussian-beam) PSF after 20 Richardson-Lucy iterations (README). */
+   * and a widefield (Gaussian-beam) PSF after 20 Richardson-Lucy iterations (docs/deconvolution.md). */
   static constexpr double DefaultHaloEnergyFraction = 1e-2;
 
   /** Per axis, the kernel's marginal energy profile: entry i of axis a sums |k| over the voxels
@@ -115,7 +115,7 @@ public:
 
   /** Predicted seconds of a tiling: tiles x (iterations x (FFTs x fft x N log2 N + elementwise x
    * N) + setup FFTs x fft x N log2 N) + host bytes / hostBandwidth + tiles x perTile, N the grid's
-   * voxels. The defaults are fitted to an H100 (README); only the ratios matter for the choice. */
+   * voxels. The defaults are fitted to an H100 (docs/deconvolution.md); only the ratios matter for the choice. */
   struct CostModel
   {
     double fftSecondsPerVoxelLog2{ 0.6e-12 };     //!< one real/half-complex FFT, per voxel and log2 N

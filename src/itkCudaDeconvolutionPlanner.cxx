@@ -506,7 +506,7 @@ CudaDeconvolutionPlanner::EnergyHalo(const EnergyProfiles & profiles,
     // times the square root of the iterations, twice).
     const double core = static_cast<double>(EnergyRadius(profile, total, 0.5));
     const double spread = 2.0 * core * std::sqrt(static_cast<double>(std::max(iterations, 1U)));
-    // Never more than the default 2K (the widest halo measured, README).
+    // Never more than the default 2K (the widest halo measured, docs/deconvolution.md).
     halo[axis] = std::min<std::uint64_t>(2 * static_cast<std::uint64_t>(reach) + static_cast<std::uint64_t>(std::ceil(spread)),
                                          2 * profile.size());
   }
