@@ -98,11 +98,21 @@ def test_iteration_events_reach_python():
     image, psf = images((8, 9, 10), np.float64)
     deconvolution = itk.CudaLandweberDeconvolutionImageFilter[type(image), type(image), type(image), itk.D].New(
         Input=image, KernelImage=psf, NumberOfIterations=6, Alpha=0.5)
-    seen = []
-    deconvolution.AddObserver(itk.IterationEvent(), lambda: seen.append(deconvolution.GetIteration()))
+    seen, estimates = [], []
+
+    def on_iteration():
+        seen.append(deconvolution.GetIteration())
+        estimates.append(itk.array_from_image(deconvolution.GetCurrentEstimate()).copy())
+
+    deconvolution.AddObserver(itk.IterationEvent(), on_iteration)
     deconvolution.Update()
     assert len(seen) == 6
     assert deconvolution.GetIteration() == 6
+    assert deconvolution.GetCurrentEstimate() is None  # outside an iteration
+    output = itk.array_from_image(deconvolution.GetOutput())
+    assert all(estimate.shape == output.shape for estimate in estimates)
+    assert np.abs(estimates[-1] - output).max() <= 1e-12 * np.abs(output).max()
+    assert np.abs(estimates[0] - output).max() > 1e-6 * np.abs(output).max()
 
 
 def test_gpu_only_settings_exist_and_the_cpu_path_refuses_them():
