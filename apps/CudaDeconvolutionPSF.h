@@ -22,6 +22,7 @@
 // parameters when no PSF file is given, through itk::MicroscopePSFImageSource.
 
 #include "CudaFFTConvolutionCLISupport.h"
+#include "CudaFFTConvolutionImageFiles.h"
 
 #include "itkMicroscopePSFImageSource.h"
 

@@ -18,6 +18,8 @@
 #ifndef itkMicroscopePSFImageSource_hxx
 #define itkMicroscopePSFImageSource_hxx
 
+#include "itkMicroscopePSFImageSource.h"
+
 #include <algorithm>
 #include <stdexcept>
 #include <vector>

@@ -4,7 +4,8 @@
 # NumPy, SciPy, pytest, MicroscPSF-Py (MIT: the reference of the PSF tests), PyPI's itk-core,
 # nbclient, ipykernel and matplotlib, all from PyPI) and runs its tests there: GPU tests where a
 # CUDA device is present, the CPU path elsewhere. The example notebook and the OME-Zarr example
-# run as tests.
+# run as tests. First scripts/test-python-install.sh checks the wheel with its [cuda] extra alone
+# in another fresh environment (cuFFT and NVRTC from PyPI, the CPU path without a GPU).
 #   scripts/test-python-package.sh [WORKDIR]      default: <repo>/build-python-package
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +22,9 @@ rm -rf "$work/venv-build" "$work/dist"
 "$work/venv-build/bin/python" -m build --wheel --outdir "$work/dist" "$repo/python"
 wheel=$(ls "$work"/dist/cudafftconvolution-*.whl)
 echo "built $wheel"
+
+# As a user with only a driver installs it: the wheel with its [cuda] extra (cuFFT, NVRTC from PyPI).
+"$repo/scripts/test-python-install.sh" "$wheel" "$work"
 
 echo "--- installing it into a fresh virtual environment ($(date +%T))"
 rm -rf "$work/venv"

@@ -37,7 +37,7 @@ from ._deconvolution import (
     richardson_lucy,
 )
 from . import psf
-from ._native import CUFFT_SOURCE, LOAD_ERROR, CudaError, CudaOutOfMemoryError, GPUMemoryBudgetError, NoGPUError
+from ._native import CUFFT_SOURCE, LOAD_ERROR, NVRTC_SOURCE, CudaError, CudaOutOfMemoryError, GPUMemoryBudgetError, NoGPUError
 
 __version__ = "0.1.0"
 

@@ -3,18 +3,23 @@
 ctypes rather than cffi: it is in the standard library (no build step, no dependency), and the
 C ABI has a dozen functions with plain structs, so one wheel serves every CPython >= 3.9.
 
-cuFFT (libcufft.so.12, CUDA 13) is loaded first, from the system's loader path, then from
-CUDA_HOME/CUDA_PATH and /usr/local/cuda, then from PyPI's nvidia-cufft (site-packages/nvidia/cu13/lib).
-The CUDA runtime is linked statically into the library. When the library cannot be loaded the
-package still imports: everything runs on the NumPy CPU path and LOAD_ERROR says why.
+cuFFT (libcufft.so.12, CUDA 13) is loaded before the library, looked for in this order: a copy
+already in the process (loaded by CuPy or PyTorch, say), PyPI's nvidia-cufft in this environment
+(site-packages/nvidia/cu13/lib: `pip install cudafftconvolution[cuda]`, so that what the user
+installed is what runs, as NVIDIA's cuda-pathfinder does), the system's loader path, then
+CUDA_HOME/CUDA_PATH and /usr/local/cuda. CUFFT_SOURCE names the file loaded. The CUDA runtime is
+linked statically into the library (no libcudart.so is needed). When the library cannot be
+loaded the package still imports: everything runs on the NumPy CPU path and LOAD_ERROR says why.
 
 The VkFFT backend is a plugin beside the library (libCudaFFTConvolutionVkFFT.so), which the
-library dlopen()s from its own folder when VkFFT is asked for. It needs NVRTC (libnvrtc.so.13),
-looked for like cuFFT (PyPI's nvidia-cuda-nvrtc too) and loaded first when found; without it the
-library warns once and does its FFTs with cuFFT. NVRTC_SOURCE says where it came from (None:
-not found).
+library dlopen()s from its own folder when VkFFT is asked for. It needs the driver (libcuda.so.1)
+and NVRTC (libnvrtc.so.13), looked for like cuFFT (PyPI's nvidia-cuda-nvrtc) and loaded first when
+found (with the builtins beside it, which PyPI's NVRTC would not find alone); without it the
+library warns once and does its FFTs with cuFFT. NVRTC_SOURCE names the file loaded (None: not
+found).
 """
 import ctypes
+import glob
 import os
 import site
 import sys
@@ -160,34 +165,59 @@ _EXCEPTIONS = {
 }
 
 
-def _cufft_directories():
+def _wheel_directories():
+    """The library folders of PyPI's nvidia wheels (nvidia-cufft, nvidia-cuda-nvrtc) in this environment."""
+    roots = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
+    roots += [site.getusersitepackages()] + [p for p in sys.path if p.endswith("site-packages")]
+    for root in dict.fromkeys(roots):
+        for package in ("cu13", "cufft", "cuda_nvrtc"):  # CUDA 13's shared folder, then older layouts
+            yield os.path.join(root, "nvidia", package, "lib")
+
+
+def _toolkit_directories():
     for variable in ("CUDA_HOME", "CUDA_PATH"):
         if os.environ.get(variable):
             yield os.path.join(os.environ[variable], "lib64")
             yield os.path.join(os.environ[variable], "lib")
     yield "/usr/local/cuda/lib64"
-    roots = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
-    roots += [site.getusersitepackages()] + [p for p in sys.path if p.endswith("site-packages")]
-    for root in roots:
-        yield os.path.join(root, "nvidia", "cu13", "lib")
-        yield os.path.join(root, "nvidia", "cufft", "lib")
-        yield os.path.join(root, "nvidia", "cuda_nvrtc", "lib")
 
 
-def _load_global(soname):
-    """Loads a CUDA library globally (so that a later dependency on its soname resolves) from the
-    loader path, CUDA_HOME/CUDA_PATH, /usr/local/cuda or PyPI's nvidia wheels; where from, or None."""
+def _mapped_file(soname):
+    """The file of a library of that soname mapped into this process (from /proc/self/maps), or None."""
     try:
-        ctypes.CDLL(soname, mode=ctypes.RTLD_GLOBAL)
-        return "system"
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split(maxsplit=5)[-1].strip()
+                if os.path.basename(path).startswith(soname):
+                    return path
     except OSError:
         pass
-    for directory in _cufft_directories():
+    return None
+
+
+def _load_from(directories, soname):
+    for directory in directories:
         path = os.path.join(directory, soname)
         if os.path.exists(path):
             ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
             return path
     return None
+
+
+def _load_global(soname):
+    """Loads a CUDA library globally (so that a later dependency on its soname resolves): the copy
+    already in the process, else PyPI's nvidia wheels, the loader path, CUDA_HOME/CUDA_PATH or
+    /usr/local/cuda. Returns the file loaded, or None."""
+    if _mapped_file(soname) is None:
+        path = _load_from(_wheel_directories(), soname)
+        if path is not None:
+            return path
+    try:
+        ctypes.CDLL(soname, mode=ctypes.RTLD_GLOBAL)  # already loaded: made global; else the loader path
+        return _mapped_file(soname) or soname
+    except OSError:
+        pass
+    return _load_from(_toolkit_directories(), soname)
 
 
 def _load_cufft():
@@ -196,8 +226,8 @@ def _load_cufft():
     if source is not None:
         return source
     raise OSError(
-        f"{CUFFT_SONAME} (cuFFT of CUDA 13) was not found on the loader path, in CUDA_HOME or "
-        "/usr/local/cuda, or in PyPI's nvidia-cufft (pip install cudafftconvolution[cuda])"
+        f"{CUFFT_SONAME} (cuFFT of CUDA 13) was not found in PyPI's nvidia-cufft (pip install "
+        "cudafftconvolution[cuda]), on the loader path, in CUDA_HOME/CUDA_PATH or /usr/local/cuda"
     )
 
 
@@ -261,8 +291,18 @@ def _load_nvrtc():
     global NVRTC_SOURCE
     try:
         NVRTC_SOURCE = _load_global(NVRTC_SONAME)
+        if NVRTC_SOURCE is not None and os.path.isabs(NVRTC_SOURCE):
+            _load_nvrtc_builtins(os.path.dirname(NVRTC_SOURCE))
     except OSError:
         NVRTC_SOURCE = None
+
+
+def _load_nvrtc_builtins(directory):
+    """NVRTC dlopen()s its builtins (libnvrtc-builtins.so.13.N) by soname at its first compile, and
+    PyPI's NVRTC has no RPATH to find those beside it: with no toolkit on the loader path every
+    compile failed. Loaded first, from NVRTC's own folder, they are the ones found."""
+    for path in sorted(glob.glob(os.path.join(directory, "libnvrtc-builtins.so.13.*"))):
+        ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
 
 
 NVRTC_SOURCE = None
