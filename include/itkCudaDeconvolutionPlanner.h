@@ -118,40 +118,40 @@ public:
    * voxels. The defaults are fitted to an H100 (docs/deconvolution.md); only the ratios matter for the choice. */
   struct CostModel
   {
-    double fftSecondsPerVoxelLog2{ 0.6e-12 };     //!< one real/half-complex FFT, per voxel and log2 N
-    double elementwiseSecondsPerVoxel{ 35e-12 };  //!< one iteration's elementwise passes, per voxel
-    double hostBytesPerSecond{ 12e9 };            //!< host to device and back (staged)
-    double perTileSeconds{ 2e-3 };                //!< launches, synchronisation, axis maps
+    double fftSecondsPerVoxelLog2{ 0.6e-12 };    //!< one real/half-complex FFT, per voxel and log2 N
+    double elementwiseSecondsPerVoxel{ 35e-12 }; //!< one iteration's elementwise passes, per voxel
+    double hostBytesPerSecond{ 12e9 };           //!< host to device and back (staged)
+    double perTileSeconds{ 2e-3 };               //!< launches, synchronisation, axis maps
   };
 
   /** What a plan is made from. */
   struct Request
   {
-    unsigned int     dimension{ 3 };
-    Box              input;  //!< the observed image (all of it is read)
-    SizeArray        kernelSize{ { 1, 1, 1 } };
-    Box              output; //!< the voxels to write, inside the input
-    Algorithm        algorithm{ Algorithm::RichardsonLucy };
-    Edges            edges{ Edges::BoundaryCondition };
-    Boundary         boundary{ Boundary::ZeroFluxNeumann };
-    ItkPadding       itkPadding{ ItkPadding::KernelRadius }; //!< with Edges::BoundaryCondition
+    unsigned int dimension{ 3 };
+    Box          input; //!< the observed image (all of it is read)
+    SizeArray    kernelSize{ { 1, 1, 1 } };
+    Box          output; //!< the voxels to write, inside the input
+    Algorithm    algorithm{ Algorithm::RichardsonLucy };
+    Edges        edges{ Edges::BoundaryCondition };
+    Boundary     boundary{ Boundary::ZeroFluxNeumann };
+    ItkPadding   itkPadding{ ItkPadding::KernelRadius }; //!< with Edges::BoundaryCondition
     /** Grid sizes have no larger prime factor: ITK's FFT's for parity (FFTW 13, VNL 5). */
-    unsigned int greatestPrimeFactor{ 7 };
-    bool         accelerate{ false };     //!< Richardson-Lucy with Biggs-Andrews extrapolation
-    bool         totalVariation{ false }; //!< Richardson-Lucy with total-variation regularisation
-    unsigned int elementSize{ 4 };
-    std::uint64_t memoryBudget{ 0 }; //!< device bytes; 0 means no limit
-    WorkAreaFunction workArea;       //!< empty: a conservative model
-    std::uint64_t allocationGranularity{ Geometry::AllocationGranularity };
-    std::uint64_t planDataBytes{ Geometry::PlanDataBytes };
+    unsigned int     greatestPrimeFactor{ 7 };
+    bool             accelerate{ false };     //!< Richardson-Lucy with Biggs-Andrews extrapolation
+    bool             totalVariation{ false }; //!< Richardson-Lucy with total-variation regularisation
+    unsigned int     elementSize{ 4 };
+    std::uint64_t    memoryBudget{ 0 }; //!< device bytes; 0 means no limit
+    WorkAreaFunction workArea;          //!< empty: a conservative model
+    std::uint64_t    allocationGranularity{ Geometry::AllocationGranularity };
+    std::uint64_t    planDataBytes{ Geometry::PlanDataBytes };
     /** Voxels of data kept on each side of a tile's output block; 0 on an axis: from the kernel's
      * energy when kernelEnergy is given, haloEnergyFraction > 0 and the algorithm iterates, else
      * DefaultHalo (the direct methods' reach is the inverse's, not the kernel's). */
-    SizeArray halo{ { 0, 0, 0 } };
-    EnergyProfiles kernelEnergy;                  //!< empty: no energy halo (MarginalEnergy fills it)
-    double haloEnergyFraction{ DefaultHaloEnergyFraction };
-    unsigned int iterations{ DefaultIterations }; //!< for the cost model only
-    CostModel    cost;
+    SizeArray      halo{ { 0, 0, 0 } };
+    EnergyProfiles kernelEnergy; //!< empty: no energy halo (MarginalEnergy fills it)
+    double         haloEnergyFraction{ DefaultHaloEnergyFraction };
+    unsigned int   iterations{ DefaultIterations }; //!< for the cost model only
+    CostModel      cost;
   };
 
   struct Tile
@@ -174,7 +174,7 @@ public:
     std::uint64_t workArea{ 0 };         //!< cuFFT work area
     std::uint64_t planData{ 0 };
     std::uint64_t axisMaps{ 0 };
-    std::uint64_t kernelUpload{ 0 };     //!< the kernel, only while its spectrum is made
+    std::uint64_t kernelUpload{ 0 }; //!< the kernel, only while its spectrum is made
 
     std::uint64_t
     Peak() const;

@@ -235,7 +235,7 @@ public:
               OutputRegionEnum                           mode = OutputRegionEnum::SAME,
               SizeValueType                              budget = 0,
               BoundaryEnum                               boundary = BoundaryEnum::ZERO_FLUX_NEUMANN,
-              FFTBackendEnum backend = CudaFFTConvolutionFilterSupport::DefaultFFTBackend())
+              FFTBackendEnum                             backend = CudaFFTConvolutionFilterSupport::DefaultFFTBackend())
   {
     return PlanForSizes(imageSize, kernelSize, mode, budget, boundary, backend);
   }
@@ -350,10 +350,10 @@ private:
   // one here and hands the superclass a pointer to the copy, never to the caller's object.
   CudaFFTConvolutionBoundaryConditions<TInputImage> m_BoundaryConditions{};
 
-  int                    m_GPUDevice{ -1 };
-  int                    m_LastGPUDevice{ -1 };
-  FFTBackendEnum         m_FFTBackend{ FFTBackendEnum::CUFFT }; // the constructor reads the environment
-  FFTBackendEnum         m_LastFFTBackend{ FFTBackendEnum::AUTO };
+  int            m_GPUDevice{ -1 };
+  int            m_LastGPUDevice{ -1 };
+  FFTBackendEnum m_FFTBackend{ FFTBackendEnum::CUFFT }; // the constructor reads the environment
+  FFTBackendEnum m_LastFFTBackend{ FFTBackendEnum::AUTO };
 
   std::unique_ptr<CudaFFTConvolutionEngine> m_Engine;
 

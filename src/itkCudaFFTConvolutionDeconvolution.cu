@@ -45,21 +45,22 @@ TransformPlan(const DeconvolutionPlanner::Plan & plan)
 /** Copies a t0 x t1 x t2 box between pitched buffers (CropTile with a source layout). */
 template <typename T>
 void
-CopyBox(const T *                                  source,
-        const CudaFFTConvolutionPlanner::SizeArray & sourceSize,
+CopyBox(const T *                                     source,
+        const CudaFFTConvolutionPlanner::SizeArray &  sourceSize,
         const CudaFFTConvolutionPlanner::IndexArray & at,
-        T *                                        destination,
-        const CudaFFTConvolutionPlanner::SizeArray & destinationSize,
-        const CudaFFTConvolutionPlanner::SizeArray & box,
-        cudaStream_t                               stream,
-        long long                                  sourcePitch = 0)
+        T *                                           destination,
+        const CudaFFTConvolutionPlanner::SizeArray &  destinationSize,
+        const CudaFFTConvolutionPlanner::SizeArray &  box,
+        cudaStream_t                                  stream,
+        long long                                     sourcePitch = 0)
 {
   FFTLayout layout;
   layout.f0 = static_cast<long long>(sourceSize[0]);
   layout.f1 = static_cast<long long>(sourceSize[1]);
   layout.f2 = static_cast<long long>(sourceSize[2]);
   layout.pitch = sourcePitch != 0 ? sourcePitch : layout.f0;
-  const RowLaunch launch = RowsOf(static_cast<long long>(box[0]), static_cast<long long>(box[1]), static_cast<long long>(box[2]));
+  const RowLaunch launch =
+    RowsOf(static_cast<long long>(box[0]), static_cast<long long>(box[1]), static_cast<long long>(box[2]));
   CropTile<T><<<launch.grid, launch.block, 0, stream>>>(source,
                                                         layout,
                                                         at[0],
@@ -116,18 +117,23 @@ public:
     m_Engine.PrepareTransform(m_Transform, sizeof(T), m_Stream);
     m_Engine.template EnsureSpectrum<T>(m_Transform, kernel, m_Settings.normalize, m_Stream);
     const std::uint64_t volume = static_cast<std::uint64_t>(m_SpectrumElements) * 2 * sizeof(T);
-    const bool richardsonLucy = m_Plan.algorithm == Algorithm::RichardsonLucy;
-    const bool landweber = m_Plan.algorithm == Algorithm::Landweber || m_Plan.algorithm == Algorithm::ProjectedLandweber;
+    const bool          richardsonLucy = m_Plan.algorithm == Algorithm::RichardsonLucy;
+    const bool          landweber =
+      m_Plan.algorithm == Algorithm::Landweber || m_Plan.algorithm == Algorithm::ProjectedLandweber;
     const bool nonCirculant = m_Plan.edges == DeconvolutionPlanner::Edges::NonCirculant;
     Need(m_Engine.m_Estimate, richardsonLucy, volume, "estimate");
-    Need(m_Engine.m_NextEstimate, richardsonLucy && m_Plan.totalVariation && !m_Plan.accelerate, volume, "next estimate");
+    Need(
+      m_Engine.m_NextEstimate, richardsonLucy && m_Plan.totalVariation && !m_Plan.accelerate, volume, "next estimate");
     Need(m_Engine.m_DataSpectrum, landweber, volume, "data spectrum");
     Need(m_Engine.m_Weights, richardsonLucy && nonCirculant, volume, "weights");
     Need(m_Engine.m_Previous, m_Plan.accelerate, volume, "previous estimate");
     Need(m_Engine.m_Step, m_Plan.accelerate, volume, "previous step");
     Need(m_Engine.m_Data, true, std::max<std::uint64_t>(m_Plan.maxDataVoxels, 1) * sizeof(T), "data");
     m_MapValues = m_Plan.gridSize[0] + m_Plan.gridSize[1] + m_Plan.gridSize[2];
-    Need(m_Engine.m_GridMaps, true, m_MapValues * sizeof(long long) + StatisticSlots * NumberOfStatistics * sizeof(double), "maps");
+    Need(m_Engine.m_GridMaps,
+         true,
+         m_MapValues * sizeof(long long) + StatisticSlots * NumberOfStatistics * sizeof(double),
+         "maps");
     Impl::AllocatePinned(m_Engine.m_HostMaps[0], m_MapValues * sizeof(long long));
     Impl::AllocatePinned(m_Engine.m_HostStatistics, NumberOfStatistics * sizeof(double));
     m_Statistics = reinterpret_cast<double *>(static_cast<long long *>(m_Engine.m_GridMaps.pointer) + m_MapValues);
@@ -194,7 +200,14 @@ public:
     try
     {
       m_Engine.Allocate(block, m_Tile->output.NumberOfVoxels() * sizeof(T), "current estimate");
-      CopyBox<T>(CurrentEstimate(), m_Plan.gridSize, OutputOffset(), static_cast<T *>(block.pointer), m_Tile->output.size, m_Tile->output.size, m_Stream, m_Layout.pitch);
+      CopyBox<T>(CurrentEstimate(),
+                 m_Plan.gridSize,
+                 OutputOffset(),
+                 static_cast<T *>(block.pointer),
+                 m_Tile->output.size,
+                 m_Tile->output.size,
+                 m_Stream,
+                 m_Layout.pitch);
       CUDAFFT_CHECK(cudaStreamSynchronize(m_Stream));
       Download(output, block.pointer);
     }
@@ -259,7 +272,8 @@ private:
   KernelSum()
   {
     Complex zero;
-    CUDAFFT_CHECK(cudaMemcpyAsync(&zero, m_Engine.m_Spectrum.pointer, sizeof(Complex), cudaMemcpyDeviceToHost, m_Stream));
+    CUDAFFT_CHECK(
+      cudaMemcpyAsync(&zero, m_Engine.m_Spectrum.pointer, sizeof(Complex), cudaMemcpyDeviceToHost, m_Stream));
     CUDAFFT_CHECK(cudaStreamSynchronize(m_Stream));
     return static_cast<double>(zero.x) * m_Voxels;
   }
@@ -277,7 +291,8 @@ private:
         maps[at++] = value;
       }
     }
-    CUDAFFT_CHECK(cudaMemcpyAsync(m_Engine.m_GridMaps.pointer, maps, at * sizeof(long long), cudaMemcpyHostToDevice, m_Stream));
+    CUDAFFT_CHECK(
+      cudaMemcpyAsync(m_Engine.m_GridMaps.pointer, maps, at * sizeof(long long), cudaMemcpyHostToDevice, m_Stream));
   }
 
   DataOnGrid
@@ -317,7 +332,7 @@ private:
   DataBox() const
   {
     CudaFFTConvolutionFFT::Box box;
-    const Planner::IndexArray offset = DeconvolutionPlanner::DataOffset(m_Plan, *m_Tile);
+    const Planner::IndexArray  offset = DeconvolutionPlanner::DataOffset(m_Plan, *m_Tile);
     for (unsigned int axis = 0; axis < 3; ++axis)
     {
       box.index[axis] = static_cast<std::uint64_t>(offset[axis]);
@@ -379,7 +394,8 @@ private:
   void
   CopyGrid(void * to, const void * from)
   {
-    CUDAFFT_CHECK(cudaMemcpyAsync(to, from, static_cast<std::uint64_t>(m_SpectrumElements) * 2 * sizeof(T), cudaMemcpyDeviceToDevice, m_Stream));
+    CUDAFFT_CHECK(cudaMemcpyAsync(
+      to, from, static_cast<std::uint64_t>(m_SpectrumElements) * 2 * sizeof(T), cudaMemcpyDeviceToDevice, m_Stream));
   }
 
   void
@@ -420,7 +436,8 @@ private:
       FoldStatistics();
       const RowLaunch launch = GridLaunch(m_Layout, LightRowsPerThread);
       CUDAFFT_CHECK(cudaMemsetAsync(Grid(), 0, bytes, m_Stream));
-      DataMask<T><<<launch.grid, launch.block, 0, m_Stream>>>(Grid(), m_Layout, static_cast<const long long *>(m_Engine.m_GridMaps.pointer));
+      DataMask<T><<<launch.grid, launch.block, 0, m_Stream>>>(
+        Grid(), m_Layout, static_cast<const long long *>(m_Engine.m_GridMaps.pointer));
       CheckLaunch("DataMask");
       const CudaFFTConvolutionFFT::Box data = DataBox();
       Blur(true, &data);
@@ -456,17 +473,17 @@ private:
     const T         lambda = static_cast<T>(m_Plan.totalVariation ? m_Settings.totalVariation : 0.0);
     const T *       weights = nonCirculant ? static_cast<const T *>(m_Engine.m_Weights.pointer) : nullptr;
     // Non-circulant: the ratio is zero outside the data and reads the blurred estimate only there.
-    const CudaFFTConvolutionFFT::Box data = DataBox();
+    const CudaFFTConvolutionFFT::Box   data = DataBox();
     const CudaFFTConvolutionFFT::Box * live = nonCirculant ? &data : nullptr;
     Blur(false, nullptr, live);
     RichardsonLucyRatio<T><<<light.grid, light.block, 0, m_Stream>>>(Grid(),
-                                                                       m_Layout,
-                                                                       Data(),
-                                                                       static_cast<T>(m_Settings.constant),
-                                                                       nonCirculant,
-                                                                       static_cast<T>(m_Settings.divisionThreshold),
-                                                                       static_cast<T>(m_Settings.background),
-                                                                       measure ? m_Statistics : nullptr);
+                                                                     m_Layout,
+                                                                     Data(),
+                                                                     static_cast<T>(m_Settings.constant),
+                                                                     nonCirculant,
+                                                                     static_cast<T>(m_Settings.divisionThreshold),
+                                                                     static_cast<T>(m_Settings.background),
+                                                                     measure ? m_Statistics : nullptr);
     CheckLaunch("RichardsonLucyRatio");
     Blur(true, live);
     if (lambda != T(0))
@@ -497,8 +514,8 @@ private:
       return;
     }
     T * next = TotalVariation ? m_XNext : m_X;
-    RichardsonLucyUpdate<T, TotalVariation><<<launch.grid, launch.block, 0, m_Stream>>>(
-      m_X, next, Grid(), weights, m_Layout, lambda, m_Statistics);
+    RichardsonLucyUpdate<T, TotalVariation>
+      <<<launch.grid, launch.block, 0, m_Stream>>>(m_X, next, Grid(), weights, m_Layout, lambda, m_Statistics);
     CheckLaunch("RichardsonLucyUpdate");
     if (TotalVariation)
     {
@@ -536,11 +553,12 @@ private:
     {
       FoldStatistics();
     }
-    CUDAFFT_CHECK(cudaMemcpyAsync(host, m_Statistics, NumberOfStatistics * sizeof(double), cudaMemcpyDeviceToHost, m_Stream));
+    CUDAFFT_CHECK(
+      cudaMemcpyAsync(host, m_Statistics, NumberOfStatistics * sizeof(double), cudaMemcpyDeviceToHost, m_Stream));
     CUDAFFT_CHECK(cudaStreamSynchronize(m_Stream));
     const bool richardsonLucy = m_Plan.algorithm == Algorithm::RichardsonLucy;
-    report.relativeChange = richardsonLucy && host[Magnitude] > 0 ? host[Change] / host[Magnitude]
-                                                                  : std::numeric_limits<double>::quiet_NaN();
+    report.relativeChange =
+      richardsonLucy && host[Magnitude] > 0 ? host[Change] / host[Magnitude] : std::numeric_limits<double>::quiet_NaN();
     report.divergence = richardsonLucy && Measuring() ? host[Divergence] : std::numeric_limits<double>::quiet_NaN();
   }
 
@@ -705,16 +723,26 @@ CudaFFTConvolutionEngine::Deconvolve(const DeconvolutionPlan &        plan,
     ActiveRun                active(engine.m_ActiveDeconvolution, engine.m_ActiveElementSize, &run, sizeof(TValue));
     run.Prepare(kernel);
     const auto load = [&](const CudaDeconvolutionPlanner::Tile & tile) {
-      CudaFFTConvolutionStaging::Transfer upload{ const_cast<TValue *>(input.data), input.region, tile.data, sizeof(TValue), run.DataBuffer() };
+      CudaFFTConvolutionStaging::Transfer upload{
+        const_cast<TValue *>(input.data), input.region, tile.data, sizeof(TValue), run.DataBuffer()
+      };
       engine.m_Staging.Move(&upload, engine.m_Upload, nullptr, engine.m_Download, *engine.m_Workers);
       CUDAFFT_CHECK(cudaEventRecord(engine.m_InputReady[0], engine.m_Upload));
       CUDAFFT_CHECK(cudaStreamWaitEvent(run.Stream(), engine.m_InputReady[0], 0));
     };
-    const auto store = [&](const CudaDeconvolutionPlanner::Tile & tile, const TValue * estimate, const Planner::IndexArray & offset) {
-      CopyBox<TValue>(estimate, plan.gridSize, offset, run.DataBuffer(), tile.output.size, tile.output.size, run.Stream(), run.GridLayout().pitch);
-      CUDAFFT_CHECK(cudaStreamSynchronize(run.Stream()));
-      run.Download(output, run.DataBuffer());
-    };
+    const auto store =
+      [&](const CudaDeconvolutionPlanner::Tile & tile, const TValue * estimate, const Planner::IndexArray & offset) {
+        CopyBox<TValue>(estimate,
+                        plan.gridSize,
+                        offset,
+                        run.DataBuffer(),
+                        tile.output.size,
+                        tile.output.size,
+                        run.Stream(),
+                        run.GridLayout().pitch);
+        CUDAFFT_CHECK(cudaStreamSynchronize(run.Stream()));
+        run.Download(output, run.DataBuffer());
+      };
     for (std::size_t t = 0; t < plan.tiles.size(); ++t)
     {
       run.RunTile(t, load, store);
@@ -764,10 +792,12 @@ CudaFFTConvolutionEngine::DeconvolveOnDevice(const DeconvolutionPlan &          
       }
       CopyBox<TValue>(input.data, input.region.size, at, run.DataBuffer(), tile.data.size, tile.data.size, stream);
     };
-    const auto store = [&](const CudaDeconvolutionPlanner::Tile & tile, const TValue * estimate, const Planner::IndexArray & offset) {
-      TValue * to = output.data + Impl::Offset(output.region, tile.output.index);
-      CopyBox<TValue>(estimate, plan.gridSize, offset, to, output.region.size, tile.output.size, stream, run.GridLayout().pitch);
-    };
+    const auto store =
+      [&](const CudaDeconvolutionPlanner::Tile & tile, const TValue * estimate, const Planner::IndexArray & offset) {
+        TValue * to = output.data + Impl::Offset(output.region, tile.output.index);
+        CopyBox<TValue>(
+          estimate, plan.gridSize, offset, to, output.region.size, tile.output.size, stream, run.GridLayout().pitch);
+      };
     for (std::size_t t = 0; t < plan.tiles.size(); ++t)
     {
       run.RunTile(t, load, store);
@@ -802,13 +832,13 @@ CudaFFTConvolutionEngine::LastIterations() const
 }
 
 #define CUDAFFT_INSTANTIATE_DECONVOLUTION(T)                                                                     \
-  template CudaFFTConvolution_EXPORT void CudaFFTConvolutionEngine::Deconvolve<T>(const DeconvolutionPlan &,        \
-                                                                                 const HostBuffer<const T> &,     \
-                                                                                 const HostBuffer<T> &,           \
-                                                                                 const KernelValues<T> &,         \
-                                                                                 const DeconvolutionSettings &,   \
-                                                                                 const IterationFunction &);      \
-  template CudaFFTConvolution_EXPORT void CudaFFTConvolutionEngine::DeconvolveOnDevice<T>(                          \
+  template CudaFFTConvolution_EXPORT void CudaFFTConvolutionEngine::Deconvolve<T>(const DeconvolutionPlan &,     \
+                                                                                  const HostBuffer<const T> &,   \
+                                                                                  const HostBuffer<T> &,         \
+                                                                                  const KernelValues<T> &,       \
+                                                                                  const DeconvolutionSettings &, \
+                                                                                  const IterationFunction &);    \
+  template CudaFFTConvolution_EXPORT void CudaFFTConvolutionEngine::DeconvolveOnDevice<T>(                       \
     const DeconvolutionPlan &,                                                                                   \
     const DeviceBuffer<const T> &,                                                                               \
     const DeviceBuffer<T> &,                                                                                     \

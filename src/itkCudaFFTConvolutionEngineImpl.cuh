@@ -114,8 +114,7 @@ public:
         resident.reset(new DeviceScope(m_ResidentDevice));
       }
       catch (const CudaFFTConvolutionEngineError &)
-      {
-      }
+      {}
     }
     Release();
   }
@@ -310,7 +309,8 @@ public:
     }
     std::atomic<bool> same{ true };
     m_Workers->ParallelFor(bytes, 1u << 20, [&](std::uint64_t begin, std::uint64_t end) {
-      if (same && std::memcmp(m_KernelValues.data() + begin, static_cast<const char *>(kernel) + begin, end - begin) != 0)
+      if (same &&
+          std::memcmp(m_KernelValues.data() + begin, static_cast<const char *>(kernel) + begin, end - begin) != 0)
       {
         same = false;
       }
@@ -372,7 +372,8 @@ public:
     if (sums[0] == 0.0 || !std::isfinite(sums[0]) || std::abs(sums[0]) <= 1e-12 * sums[1])
     {
       std::ostringstream message;
-      message << "the kernel sums to " << sums[0] << " (sum of magnitudes " << sums[1] << "), so it cannot be normalized";
+      message << "the kernel sums to " << sums[0] << " (sum of magnitudes " << sums[1]
+              << "), so it cannot be normalized";
       throw std::invalid_argument(message.str());
     }
   }
@@ -384,7 +385,7 @@ public:
     const std::uint64_t bufferBytes = Planner::NumberOfSpectrumElements(plan.fftSize) * 2 * sizeof(T);
     Allocate(m_Spectrum, bufferBytes, "kernel spectrum");
     const std::uint64_t kernelVoxels = plan.kernelSize[0] * plan.kernelSize[1] * plan.kernelSize[2];
-    DeviceAllocation        upload;
+    DeviceAllocation    upload;
     try
     {
       // Two doubles for the sums first, then a host kernel's values (16 bytes keep both aligned).
@@ -407,15 +408,16 @@ public:
       }
       CUDAFFT_CHECK(cudaMemsetAsync(m_Spectrum.pointer, 0, bufferBytes, stream));
       const double fftVoxels = static_cast<double>(plan.fftSize[0] * plan.fftSize[1] * plan.fftSize[2]);
-      ScatterKernel<T><<<BlocksFor(kernelVoxels), ThreadsPerBlock, 0, stream>>>(static_cast<T *>(m_Spectrum.pointer),
-                                                                                 Layout(plan.fftSize),
-                                                                                 deviceKernel,
-                                                                                 static_cast<long long>(plan.kernelSize[0]),
-                                                                                 static_cast<long long>(plan.kernelSize[1]),
-                                                                                 static_cast<long long>(plan.kernelSize[2]),
-                                                                                 sums,
-                                                                                 1.0 / fftVoxels,
-                                                                                 normalize);
+      ScatterKernel<T>
+        <<<BlocksFor(kernelVoxels), ThreadsPerBlock, 0, stream>>>(static_cast<T *>(m_Spectrum.pointer),
+                                                                  Layout(plan.fftSize),
+                                                                  deviceKernel,
+                                                                  static_cast<long long>(plan.kernelSize[0]),
+                                                                  static_cast<long long>(plan.kernelSize[1]),
+                                                                  static_cast<long long>(plan.kernelSize[2]),
+                                                                  sums,
+                                                                  1.0 / fftVoxels,
+                                                                  normalize);
       CheckLaunch("ScatterKernel");
       m_FFT.Forward(m_Spectrum.pointer);
       CUDAFFT_CHECK(cudaStreamSynchronize(stream)); // the upload buffer is freed next
@@ -505,8 +507,10 @@ public:
     CudaFFTConvolutionFFT::Box nonZero;
     const bool                 zeroOutside = NonZeroBox(plan, tile, static_cast<double>(constant), nonZero);
     m_FFT.Forward(fft, zeroOutside ? &nonZero : nullptr);
-    MultiplySpectra<Complex><<<BlocksFor(spectrumElements), ThreadsPerBlock, 0, stream>>>(
-      reinterpret_cast<Complex *>(fft), static_cast<const Complex *>(m_Spectrum.pointer), static_cast<long long>(spectrumElements));
+    MultiplySpectra<Complex>
+      <<<BlocksFor(spectrumElements), ThreadsPerBlock, 0, stream>>>(reinterpret_cast<Complex *>(fft),
+                                                                    static_cast<const Complex *>(m_Spectrum.pointer),
+                                                                    static_cast<long long>(spectrumElements));
     CheckLaunch("MultiplySpectra");
     const auto                 crop = Planner::CropOffset(plan.kernelSize);
     CudaFFTConvolutionFFT::Box cropped;
@@ -517,20 +521,19 @@ public:
     }
     m_FFT.Inverse(fft, &cropped);
     const RowLaunch cropLaunch = RowsOf(static_cast<long long>(tile.output.size[0]),
-                                   static_cast<long long>(tile.output.size[1]),
+                                        static_cast<long long>(tile.output.size[1]),
                                         static_cast<long long>(tile.output.size[2]));
-    CropTile<T><<<cropLaunch.grid, cropLaunch.block, 0, stream>>>(
-      fft,
-      layout,
-      crop[0],
-      crop[1],
-      crop[2],
-      ends.destination,
-      static_cast<long long>(tile.output.size[0]),
-      static_cast<long long>(tile.output.size[1]),
-      static_cast<long long>(tile.output.size[2]),
-      ends.destinationRow,
-      ends.destinationRows);
+    CropTile<T><<<cropLaunch.grid, cropLaunch.block, 0, stream>>>(fft,
+                                                                  layout,
+                                                                  crop[0],
+                                                                  crop[1],
+                                                                  crop[2],
+                                                                  ends.destination,
+                                                                  static_cast<long long>(tile.output.size[0]),
+                                                                  static_cast<long long>(tile.output.size[1]),
+                                                                  static_cast<long long>(tile.output.size[2]),
+                                                                  ends.destinationRow,
+                                                                  ends.destinationRows);
     CheckLaunch("CropTile");
   }
 
@@ -578,7 +581,8 @@ public:
       download = { output.data, output.region, down->output, sizeof(T), m_Tile[downSlot].pointer };
       CUDAFFT_CHECK(cudaStreamWaitEvent(m_Download, m_ComputeDone[downSlot], 0));
     }
-    m_Staging.Move(uploading ? &upload : nullptr, m_Upload, down != nullptr ? &download : nullptr, m_Download, *m_Workers);
+    m_Staging.Move(
+      uploading ? &upload : nullptr, m_Upload, down != nullptr ? &download : nullptr, m_Download, *m_Workers);
     if (down != nullptr)
     {
       CUDAFFT_CHECK(cudaEventRecord(m_Downloaded[downSlot], m_Download));
@@ -735,7 +739,8 @@ public:
     const std::uint64_t bytes = std::max<std::size_t>(plan.tiles.size(), 1) * MapBytes(plan);
     Allocate(m_Maps[0], bytes, "axis maps");
     const long long * hostMaps = FillAllMaps(plan);
-    CUDAFFT_CHECK(cudaMemcpyAsync(m_Maps[0].pointer, hostMaps, plan.tiles.size() * MapBytes(plan), cudaMemcpyHostToDevice, stream));
+    CUDAFFT_CHECK(
+      cudaMemcpyAsync(m_Maps[0].pointer, hostMaps, plan.tiles.size() * MapBytes(plan), cudaMemcpyHostToDevice, stream));
     m_DeviceMapsPlan.fftSize = plan.fftSize;
     m_DeviceMapsPlan.boundary = plan.boundary;
     m_DeviceMapsPlan.kernelSize = plan.kernelSize;
@@ -866,21 +871,21 @@ public:
   CudaFFTConvolutionFFT                          m_FFT;
   FFTBackend                                     m_FFTBackend{ CudaFFTConvolutionFFT::DefaultBackend() };
   FFTBackend                                     m_LastFFTBackend{ FFTBackend::Auto };
-  DeviceAllocation                                   m_WorkArea;
-  DeviceAllocation                                   m_Spectrum;
+  DeviceAllocation                               m_WorkArea;
+  DeviceAllocation                               m_Spectrum;
   bool                                           m_SpectrumValid{ false };
   SpectrumKey                                    m_SpectrumKey;
   std::vector<char>                              m_KernelValues;
   bool                                           m_ReusedSpectrum{ false };
   double                                         m_KernelCheckMilliseconds{ 0 };
-  DeviceAllocation                                   m_FFTBuffer;
-  DeviceAllocation                                   m_Source[2];
-  DeviceAllocation                                   m_Tile[2];
-  DeviceAllocation                                   m_Maps[2];
+  DeviceAllocation                               m_FFTBuffer;
+  DeviceAllocation                               m_Source[2];
+  DeviceAllocation                               m_Tile[2];
+  DeviceAllocation                               m_Maps[2];
   PinnedBuffer                                   m_HostMaps[2];
   std::uint64_t                                  m_Allocated{ 0 };
-  bool                                           m_DeviceMapsValid{ false }; //!< m_Maps[0] holds m_DeviceMapsPlan's maps
-  Plan                                           m_DeviceMapsPlan;
+  bool m_DeviceMapsValid{ false }; //!< m_Maps[0] holds m_DeviceMapsPlan's maps
+  Plan m_DeviceMapsPlan;
 
   // The deconvolution layer's buffers (itkCudaFFTConvolutionDeconvolution.cu), kept between runs.
   DeviceAllocation m_Estimate;     //!< the estimate on the grid (Richardson-Lucy: y when accelerated)
