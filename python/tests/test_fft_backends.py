@@ -1,6 +1,7 @@
 """The FFT backends under the engine: the VkFFT plugin ships beside the library, runs when asked
 for (CUDAFFTCONVOLUTION_FFT_BACKEND=vkfft; last_fft_backend() reports it), and its pruned transforms (CUDAFFTCONVOLUTION_FFT_PRUNING)
-give what the unpruned ones give.
+give what the unpruned ones give; the kernels it compiled are kept on disk
+(CUDAFFTCONVOLUTION_KERNEL_CACHE) and a later process loads them, with equal results.
 
 The backend is read when an engine is made, so each configuration runs in its own process
 (RUNNER below), which saves every case's result; the results are compared here, and the cuFFT
@@ -67,10 +68,11 @@ print(json.dumps({"vkfft_plugin_loaded": "libCudaFFTConvolutionVkFFT.so" in load
 """
 
 
-def run_configuration(tmp_path, name, backend, pruning):
+def run_configuration(tmp_path, name, backend, pruning, cases=(SHAPES, CONVOLUTIONS, DECONVOLUTIONS), **environ):
     path = tmp_path / f"{name}.npz"
-    environment = dict(os.environ, CUDAFFTCONVOLUTION_FFT_BACKEND=backend, CUDAFFTCONVOLUTION_FFT_PRUNING=pruning)
-    argument = json.dumps([SHAPES, CONVOLUTIONS, DECONVOLUTIONS, str(path)])
+    environment = dict(os.environ, CUDAFFTCONVOLUTION_FFT_BACKEND=backend, CUDAFFTCONVOLUTION_FFT_PRUNING=pruning,
+                       **environ)
+    argument = json.dumps([*cases, str(path)])
     done = subprocess.run([sys.executable, "-c", RUNNER, argument], env=environment, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr
@@ -155,3 +157,30 @@ def test_pruned_transforms_give_the_unpruned_results(configurations, other):
             failures.append(f"{key}: {difference:.2e}")
     if failures:
         pytest.fail("\n".join(failures))
+
+
+@needs_gpu
+def test_a_second_process_loads_the_compiled_kernels_from_disk(tmp_path):
+    """The first process compiles VkFFT's kernels (NVRTC) and stores them in the cache folder; the
+    second loads them, gives bit-identical results, and stores nothing new. Times printed."""
+    import time
+    cache = tmp_path / "kernels"
+    cases = (SHAPES[1:], CONVOLUTIONS, DECONVOLUTIONS[:1])
+    seconds, results = [], []
+    for run in ("compiles", "loads"):
+        start = time.perf_counter()
+        result, report, stderr = run_configuration(tmp_path, f"cache-{run}", "vkfft", "1", cases,
+                                                   CUDAFFTCONVOLUTION_KERNEL_CACHE=str(cache))
+        seconds.append(time.perf_counter() - start)
+        assert report["used"] == ["vkfft"], stderr
+        results.append(result)
+        files = sorted(os.listdir(cache))
+        if run == "compiles":
+            stored = files
+            assert stored and all(name.endswith(".vkfft") for name in stored), files
+        else:
+            assert files == stored, "the second process compiled plans the first had stored"
+    print(f"VkFFT kernels compiled in the first process: {seconds[0]:.2f} s, loaded in the second: "
+          f"{seconds[1]:.2f} s ({len(stored)} plans cached)")
+    for key in results[0]:
+        assert np.array_equal(results[0][key], results[1][key]), key

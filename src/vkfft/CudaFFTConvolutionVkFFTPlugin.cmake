@@ -18,7 +18,8 @@ function(cudafft_add_vkfft_plugin engine)
     return()
   endif()
   set(plugin CudaFFTConvolutionVkFFT)
-  add_library(${plugin} MODULE ${_cudafft_vkfft_plugin_dir}/itkCudaFFTConvolutionVkFFTPlugin.cxx)
+  add_library(${plugin} MODULE ${_cudafft_vkfft_plugin_dir}/itkCudaFFTConvolutionVkFFTPlugin.cxx
+    ${_cudafft_vkfft_plugin_dir}/itkCudaFFTConvolutionVkFFTKernelCache.cxx)
   target_include_directories(${plugin} PRIVATE ${_cudafft_vkfft_plugin_dir}/.. ${CUDAFFT_VKFFT_INCLUDE_DIR})
   # Its own static CUDA runtime (VkFFT allocates its tables with it); only the entry point is exported.
   target_link_libraries(${plugin} PRIVATE CUDA::cudart_static CUDA::cuda_driver CUDA::nvrtc)

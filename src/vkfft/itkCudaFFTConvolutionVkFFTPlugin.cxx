@@ -23,6 +23,7 @@
 #define VKFFT_BACKEND 1
 #include <vkFFT.h>
 
+#include "itkCudaFFTConvolutionVkFFTKernelCache.h"
 #include "itkCudaFFTConvolutionVkFFTPlugin.h" // src/: the interface the engine loads it through
 
 #include <clocale>
@@ -30,7 +31,9 @@
 #include <cstdio>
 #include <mutex>
 #include <new>
+#include <sstream>
 #include <string>
+#include <vector>
 
 struct CudaFFTVkFFTPlan
 {
@@ -324,6 +327,63 @@ UsesTempBuffer(const VkFFTApplication & app)
   return uses;
 }
 
+/** Everything the compiled code of a configuration depends on: VkFFT's and NVRTC's versions, the
+ * driver, the device (VkFFT sizes its kernels from its limits) and the transform itself. */
+std::string
+KernelKey(const CudaFFTVkFFTPlan & plan, const VkFFTConfiguration & configuration)
+{
+  char name[256] = {};
+  int  major = 0, minor = 0, driver = 0, nvrtcMajor = 0, nvrtcMinor = 0;
+  cuDeviceGetName(name, sizeof(name) - 1, plan.device);
+  cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, plan.device);
+  cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, plan.device);
+  cuDriverGetVersion(&driver);
+  nvrtcVersion(&nvrtcMajor, &nvrtcMinor);
+  std::ostringstream key;
+  key << "vkfft " << VkFFTGetVersion() << " nvrtc " << nvrtcMajor << "." << nvrtcMinor << " driver " << driver
+      << " device " << name << " sm_" << major << minor << " dim " << configuration.FFTdim;
+  for (uint64_t i = 0; i < configuration.FFTdim; ++i)
+  {
+    key << " n" << configuration.size[i] << " zero" << configuration.performZeropadding[i] << ":"
+        << configuration.fft_zeropad_left[i] << "-" << configuration.fft_zeropad_right[i];
+  }
+  key << " r2c " << configuration.performR2C << " double " << configuration.doublePrecision << " normalize "
+      << configuration.normalize << " temp " << configuration.userTempBuffer << " streams "
+      << configuration.num_streams;
+  return key.str();
+}
+
+/** initializeVkFFT, from the disk cache's code where it holds this plan's, else compiling (and
+ * storing what was compiled). Code that fails to load is compiled again. */
+VkFFTResult
+InitializeCached(CudaFFTVkFFTPlan & plan, const VkFFTConfiguration & configuration)
+{
+  namespace Cache = CudaFFTConvolutionVkFFTKernelCache;
+  const std::string directory = Cache::Directory();
+  const std::string key = directory.empty() ? std::string() : KernelKey(plan, configuration);
+  std::vector<char> code;
+  if (!directory.empty() && Cache::Load(directory, key, code))
+  {
+    VkFFTConfiguration cached = configuration;
+    cached.loadApplicationFromString = 1;
+    cached.loadApplicationString = code.data();
+    if (initializeVkFFT(&plan.app, cached) == VKFFT_SUCCESS)
+    {
+      return VKFFT_SUCCESS;
+    }
+    plan.app = VkFFTApplication{}; // initializeVkFFT freed what it made
+  }
+  VkFFTConfiguration compiled = configuration;
+  compiled.saveApplicationToString = directory.empty() ? 0 : 1;
+  const VkFFTResult result = initializeVkFFT(&plan.app, compiled);
+  // Plans the plugin refuses (UnsafeFeature) are never stored: a later load would not be checked.
+  if (result == VKFFT_SUCCESS && compiled.saveApplicationToString != 0 && UnsafeFeature(plan.app) == nullptr)
+  {
+    Cache::Store(directory, key, plan.app.saveApplicationString, plan.app.applicationStringSize);
+  }
+  return result;
+}
+
 int
 Initialize(CudaFFTVkFFTPlan & plan, const VkFFTConfiguration & configuration, char * message, size_t bytes)
 {
@@ -335,7 +395,7 @@ Initialize(CudaFFTVkFFTPlan & plan, const VkFFTConfiguration & configuration, ch
       message, bytes, static_cast<int>(scope.Result()), "cuCtxPushCurrent failed: %s", DriverErrorName(scope.Result()));
   }
   const CLocaleScope locale;
-  const VkFFTResult  result = initializeVkFFT(&plan.app, configuration);
+  const VkFFTResult  result = InitializeCached(plan, configuration);
   if (result != VKFFT_SUCCESS)
   {
     // initializeVkFFT has freed what it made.
