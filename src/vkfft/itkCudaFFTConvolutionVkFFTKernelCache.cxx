@@ -52,7 +52,7 @@ FileName(const std::string & key)
 bool
 MakeDirectories(const std::string & path)
 {
-  for (size_t slash = path.find('/', 1); ; slash = path.find('/', slash + 1))
+  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1))
   {
     const std::string prefix = path.substr(0, slash);
     if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST)
@@ -111,9 +111,9 @@ Load(const std::string & directory, const std::string & key, std::vector<char> &
   const size_t       magicBytes = std::strlen(Magic);
   std::vector<char>  magic(magicBytes);
   unsigned long long keyBytes = 0, codeBytes = 0;
-  bool               ok = ReadExactly(file, magic.data(), magicBytes) && std::memcmp(magic.data(), Magic, magicBytes) == 0 &&
-             std::fscanf(file, "%llu %llu", &keyBytes, &codeBytes) == 2 && std::fgetc(file) == '\n' &&
-             keyBytes == key.size() && codeBytes > 0 && codeBytes < (1ull << 31);
+  bool ok = ReadExactly(file, magic.data(), magicBytes) && std::memcmp(magic.data(), Magic, magicBytes) == 0 &&
+            std::fscanf(file, "%llu %llu", &keyBytes, &codeBytes) == 2 && std::fgetc(file) == '\n' &&
+            keyBytes == key.size() && codeBytes > 0 && codeBytes < (1ull << 31);
   std::string stored;
   if (ok)
   {
@@ -146,8 +146,8 @@ Store(const std::string & directory, const std::string & key, const void * code,
   }
   const bool written =
     std::fputs(Magic, file) >= 0 &&
-    std::fprintf(file, "%llu %llu\n", static_cast<unsigned long long>(key.size()), static_cast<unsigned long long>(bytes)) >
-      0 &&
+    std::fprintf(
+      file, "%llu %llu\n", static_cast<unsigned long long>(key.size()), static_cast<unsigned long long>(bytes)) > 0 &&
     std::fwrite(key.data(), 1, key.size(), file) == key.size() && std::fwrite(code, 1, bytes, file) == bytes;
   const bool closed = std::fclose(file) == 0;
   if (!written || !closed || std::rename(temporary.c_str(), path.c_str()) != 0)
