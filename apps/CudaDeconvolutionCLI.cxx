@@ -78,9 +78,9 @@ struct Options
   itk::SizeValueType budget{ 0 }; // 0: automatic
   double             haloEnergyFraction{ itk::CudaDeconvolutionPlanner::DefaultHaloEnergyFraction };
   bool               cpu{ false };
-  std::string        spacing;                // --spacing "sx,sy[,sz]", "" for the file's
+  std::string        spacing;               // --spacing "sx,sy[,sz]", "" for the file's
   std::string        outputType{ "float" }; // ParseOutputType
-  std::string        fftBackend{}; // "": the environment's (cuFFT when unset)
+  std::string        fftBackend{};          // "": the environment's (cuFFT when unset)
 };
 
 /** What a run reports back (printed, and Slicer's return parameters). */
@@ -98,11 +98,12 @@ struct Report
 Algorithm
 ParseAlgorithm(const std::string & name)
 {
-  const std::pair<const char *, Algorithm> algorithms[] = {
-    { "richardson-lucy", Algorithm::RichardsonLucy }, { "landweber", Algorithm::Landweber },
-    { "projected-landweber", Algorithm::ProjectedLandweber }, { "inverse", Algorithm::Inverse },
-    { "tikhonov", Algorithm::Tikhonov }, { "wiener", Algorithm::Wiener }
-  };
+  const std::pair<const char *, Algorithm> algorithms[] = { { "richardson-lucy", Algorithm::RichardsonLucy },
+                                                            { "landweber", Algorithm::Landweber },
+                                                            { "projected-landweber", Algorithm::ProjectedLandweber },
+                                                            { "inverse", Algorithm::Inverse },
+                                                            { "tikhonov", Algorithm::Tikhonov },
+                                                            { "wiener", Algorithm::Wiener } };
   for (const auto & algorithm : algorithms)
   {
     if (name == algorithm.first)
@@ -247,9 +248,9 @@ MakeAlgorithmFilter(const Options & options)
 {
   switch (ParseAlgorithm(options.algorithm))
   {
-    case Algorithm::RichardsonLucy:
-    {
-      auto filter = MakeIterative<itk::CudaRichardsonLucyDeconvolutionImageFilter<TImage, TImage, TImage, TPrecision>>(options);
+    case Algorithm::RichardsonLucy: {
+      auto filter =
+        MakeIterative<itk::CudaRichardsonLucyDeconvolutionImageFilter<TImage, TImage, TImage, TPrecision>>(options);
       filter->SetAcceleration(options.accelerate);
       filter->SetBackground(options.background);
       filter->SetTotalVariation(options.totalVariation);
@@ -257,27 +258,24 @@ MakeAlgorithmFilter(const Options & options)
       filter->SetComputeDivergence(!options.divergenceFile.empty());
       return filter.GetPointer();
     }
-    case Algorithm::Landweber:
-    {
-      auto filter = MakeIterative<itk::CudaLandweberDeconvolutionImageFilter<TImage, TImage, TImage, TPrecision>>(options);
+    case Algorithm::Landweber: {
+      auto filter =
+        MakeIterative<itk::CudaLandweberDeconvolutionImageFilter<TImage, TImage, TImage, TPrecision>>(options);
       filter->SetAlpha(options.alpha);
       return filter.GetPointer();
     }
-    case Algorithm::ProjectedLandweber:
-    {
+    case Algorithm::ProjectedLandweber: {
       auto filter =
         MakeIterative<itk::CudaProjectedLandweberDeconvolutionImageFilter<TImage, TImage, TImage, TPrecision>>(options);
       filter->SetAlpha(options.alpha);
       return filter.GetPointer();
     }
-    case Algorithm::Inverse:
-    {
+    case Algorithm::Inverse: {
       auto filter = itk::CudaInverseDeconvolutionImageFilter<TImage, TImage, TImage, TPrecision>::New();
       filter->SetKernelZeroMagnitudeThreshold(options.threshold);
       return filter.GetPointer();
     }
-    case Algorithm::Tikhonov:
-    {
+    case Algorithm::Tikhonov: {
       auto filter = itk::CudaTikhonovDeconvolutionImageFilter<TImage, TImage, TImage, TPrecision>::New();
       filter->SetKernelZeroMagnitudeThreshold(options.threshold);
       filter->SetRegularizationConstant(options.regularization);
@@ -437,29 +435,31 @@ MakePSFPipeline(itk::ImageFileReader<TImage> * input, const std::string & psfFil
 /** Prints the GPU plan for the files' sizes (only their headers are read). */
 template <typename TImage, typename TPrecision>
 void
-PrintEstimate(const std::string & inputFile, const std::string & psfFile, const Options & options, const PSFOptions & psfOptions)
+PrintEstimate(const std::string & inputFile,
+              const std::string & psfFile,
+              const Options &     options,
+              const PSFOptions &  psfOptions)
 {
   auto input = itk::ImageFileReader<TImage>::New();
   input->SetFileName(inputFile);
-  auto psf = MakePSFPipeline<TImage>(input, psfFile, psfOptions);
-  auto filter = MakeFilter<TImage, TPrecision>(input->GetOutput(), psf->GetOutput(), options);
+  auto                     psf = MakePSFPipeline<TImage>(input, psfFile, psfOptions);
+  auto                     filter = MakeFilter<TImage, TPrecision>(input->GetOutput(), psf->GetOutput(), options);
   const auto               plan = filter->MakeGPUPlan(); // what EstimateGPUMemory reports
   const itk::SizeValueType bytes = plan.memory.Peak();
   std::string              budgetText;
   PlanningBudget(options.budget, budgetText);
-  const auto &             m = plan.memory;
-  const auto               tileSize = plan.tiles.empty() ? Planner::SizeArray{} : plan.tiles.front().output.size;
-  const unsigned int       dimension = TImage::ImageDimension;
+  const auto &       m = plan.memory;
+  const auto         tileSize = plan.tiles.empty() ? Planner::SizeArray{} : plan.tiles.front().output.size;
+  const unsigned int dimension = TImage::ImageDimension;
   std::cout << "image " << SizeText(filter->GetInput()) << ", PSF " << SizeText(filter->GetKernelImage()) << ", "
             << options.algorithm << ", " << options.edges << " edges, " << options.mode << ", " << options.precision
             << "\nbudget: " << budgetText << "\nestimate: " << bytes << " bytes (" << bytes / 1048576.0
             << " MiB)\ntiles: " << plan.tiles.size() << " of output size " << SizeText(tileSize, dimension)
-            << ", FFT size " << SizeText(plan.gridSize, dimension)
-            << "\nbuffers: FFT " << m.fftBuffer << ", transfer function " << m.transferFunction << ", estimate "
-            << m.estimate << ", data " << m.data << ", data spectrum " << m.dataSpectrum << ", weights " << m.weights
-            << ", acceleration " << m.acceleration << ", regularization " << m.regularization << ", cuFFT work area "
-            << m.workArea << ", cuFFT plans " << m.planData << ", maps " << m.axisMaps << ", PSF " << m.kernelUpload
-            << std::endl;
+            << ", FFT size " << SizeText(plan.gridSize, dimension) << "\nbuffers: FFT " << m.fftBuffer
+            << ", transfer function " << m.transferFunction << ", estimate " << m.estimate << ", data " << m.data
+            << ", data spectrum " << m.dataSpectrum << ", weights " << m.weights << ", acceleration " << m.acceleration
+            << ", regularization " << m.regularization << ", cuFFT work area " << m.workArea << ", cuFFT plans "
+            << m.planData << ", maps " << m.axisMaps << ", PSF " << m.kernelUpload << std::endl;
 }
 
 template <typename TImage, typename TPrecision>
@@ -474,7 +474,7 @@ Run(const std::string & inputFile,
   ImageFileInformation information;
   auto                 input = ReadImageFile<TImage>(inputFile, spacing, information);
   auto                 psf = psfOptions.Computed() ? ComputePSF<TImage>(psfOptions, input.GetPointer())
-                                                 : ReadKernelFile<TImage>(psfFile, input.GetPointer());
+                                                   : ReadKernelFile<TImage>(psfFile, input.GetPointer());
   const auto           outputType = ParseOutputType(options.outputType, information.componentType);
   Report               report;
   auto                 output = Deconvolve<TImage, TPrecision>(input, psf, options, report);
@@ -532,9 +532,9 @@ FilesOf(std::vector<std::string> paths, bool estimate, const PSFOptions & psf)
     throw UsageError(estimate ? "--estimate with --psf-model takes an input file"
                               : "with --psf-model give an input and an output file");
   if (!psf.Computed() && paths.size() != withPSFFile)
-    throw UsageError(std::string(estimate ? "--estimate takes an input and a PSF file"
-                                          : "give an input, a PSF and an output file") +
-                     " (or --psf-model born-wolf|gibson-lanni and the optics instead of a PSF file)");
+    throw UsageError(
+      std::string(estimate ? "--estimate takes an input and a PSF file" : "give an input, a PSF and an output file") +
+      " (or --psf-model born-wolf|gibson-lanni and the optics instead of a PSF file)");
   if (psf.Computed())
     paths.insert(paths.begin() + 1, std::string());
   return paths;
@@ -558,16 +558,19 @@ DeconvolveFiles(const std::vector<std::string> & positionals,
     if (!psfOptions.outputFile.empty())
       CheckOutputFolder(psfOptions.outputFile);
   }
-  const unsigned int dimension = psfOptions.Computed() ? InputDimension(paths[0]) : ImageAndKernelDimension(paths[0], paths[1], "PSF");
+  const unsigned int dimension =
+    psfOptions.Computed() ? InputDimension(paths[0]) : ImageAndKernelDimension(paths[0], paths[1], "PSF");
   if (estimate)
   {
     WithTypes(dimension, options.precision, [&](auto d, auto precision) {
-      PrintEstimate<itk::Image<float, decltype(d)::value>, decltype(precision)>(paths[0], paths[1], options, psfOptions);
+      PrintEstimate<itk::Image<float, decltype(d)::value>, decltype(precision)>(
+        paths[0], paths[1], options, psfOptions);
     });
     return EXIT_SUCCESS;
   }
-  const Report report = WithTypes(dimension, options.precision, [&](auto d, auto precision) {
-    return Run<itk::Image<float, decltype(d)::value>, decltype(precision)>(paths[0], paths[1], paths[2], options, psfOptions);
+  const Report     report = WithTypes(dimension, options.precision, [&](auto d, auto precision) {
+    return Run<itk::Image<float, decltype(d)::value>, decltype(precision)>(
+      paths[0], paths[1], paths[2], options, psfOptions);
   });
   ReturnParameters parameters;
   parameters.Add("computeDevice", report.device);
@@ -585,34 +588,88 @@ Main(int argc, char * argv[])
                      "deconvolution filters where no GPU is present. Also a 3D Slicer CLI module (--xml).",
                      ' ',
                      "1.0.0");
-  const Options defaults;
-  TCLAP::ValueArg<std::string> algorithm("", "algorithm", "richardson-lucy (default), landweber, projected-landweber, inverse, tikhonov or wiener", false, defaults.algorithm, "name", cmd);
-  TCLAP::ValueArg<int>         iterations("", "iterations", "iterations of the iterative algorithms (default 10)", false, defaults.iterations, "count", cmd);
-  TCLAP::ValueArg<std::string> edges("", "edges", "boundary (default: as ITK) or non-circulant (GPU, Richardson-Lucy)", false, defaults.edges, "edges", cmd);
-  TCLAP::ValueArg<std::string> boundary("", "boundary", "zero-flux-neumann (default), constant or periodic", false, defaults.boundary, "condition", cmd);
-  TCLAP::ValueArg<double>      constant("", "constant", "value outside the image for the constant boundary condition", false, 0, "value", cmd);
+  const Options  defaults;
+  TCLAP::ValueArg<std::string> algorithm(
+    "",
+    "algorithm",
+    "richardson-lucy (default), landweber, projected-landweber, inverse, tikhonov or wiener",
+    false,
+    defaults.algorithm,
+    "name",
+    cmd);
+  TCLAP::ValueArg<int> iterations(
+    "", "iterations", "iterations of the iterative algorithms (default 10)", false, defaults.iterations, "count", cmd);
+  TCLAP::ValueArg<std::string> edges("",
+                                     "edges",
+                                     "boundary (default: as ITK) or non-circulant (GPU, Richardson-Lucy)",
+                                     false,
+                                     defaults.edges,
+                                     "edges",
+                                     cmd);
+  TCLAP::ValueArg<std::string> boundary(
+    "", "boundary", "zero-flux-neumann (default), constant or periodic", false, defaults.boundary, "condition", cmd);
+  TCLAP::ValueArg<double> constant(
+    "", "constant", "value outside the image for the constant boundary condition", false, 0, "value", cmd);
   TCLAP::SwitchArg             normalize("", "normalize", "divide the PSF by its sum", cmd);
-  TCLAP::ValueArg<std::string> mode("", "mode", "output region: same (default) or valid", false, defaults.mode, "mode", cmd);
-  TCLAP::SwitchArg             accelerate("", "accelerate", "Biggs-Andrews acceleration (GPU, Richardson-Lucy)", cmd);
-  TCLAP::ValueArg<double>      background("", "background", "background added to the blurred estimate (GPU, Richardson-Lucy)", false, 0, "value", cmd);
-  TCLAP::ValueArg<double>      totalVariation("", "totalVariation", "total-variation weight, 0 is off (GPU, Richardson-Lucy)", false, 0, "weight", cmd);
-  TCLAP::ValueArg<double>      tolerance("", "tolerance", "stop below this relative change, 0 is off (GPU, Richardson-Lucy)", false, 0, "fraction", cmd);
-  TCLAP::ValueArg<std::string> divergenceFile("", "divergenceFile", "write the I-divergence per iteration as CSV (GPU, Richardson-Lucy)", false, "", "file", cmd);
-  TCLAP::ValueArg<double>      alpha("", "alpha", "Landweber step (default 0.1)", false, defaults.alpha, "step", cmd);
-  TCLAP::ValueArg<double>      regularization("", "regularization", "Tikhonov regularization constant", false, 0, "value", cmd);
+  TCLAP::ValueArg<std::string> mode(
+    "", "mode", "output region: same (default) or valid", false, defaults.mode, "mode", cmd);
+  TCLAP::SwitchArg        accelerate("", "accelerate", "Biggs-Andrews acceleration (GPU, Richardson-Lucy)", cmd);
+  TCLAP::ValueArg<double> background(
+    "", "background", "background added to the blurred estimate (GPU, Richardson-Lucy)", false, 0, "value", cmd);
+  TCLAP::ValueArg<double> totalVariation(
+    "", "totalVariation", "total-variation weight, 0 is off (GPU, Richardson-Lucy)", false, 0, "weight", cmd);
+  TCLAP::ValueArg<double> tolerance(
+    "", "tolerance", "stop below this relative change, 0 is off (GPU, Richardson-Lucy)", false, 0, "fraction", cmd);
+  TCLAP::ValueArg<std::string> divergenceFile(
+    "", "divergenceFile", "write the I-divergence per iteration as CSV (GPU, Richardson-Lucy)", false, "", "file", cmd);
+  TCLAP::ValueArg<double> alpha("", "alpha", "Landweber step (default 0.1)", false, defaults.alpha, "step", cmd);
+  TCLAP::ValueArg<double> regularization(
+    "", "regularization", "Tikhonov regularization constant", false, 0, "value", cmd);
   TCLAP::ValueArg<double>      noiseVariance("", "noiseVariance", "Wiener noise variance", false, 0, "value", cmd);
-  TCLAP::ValueArg<double>      threshold("", "threshold", "PSF zero magnitude of the direct methods (default 1e-4)", false, defaults.threshold, "value", cmd);
-  TCLAP::ValueArg<std::string> precision("", "precision", "internal precision: float (default) or double", false, defaults.precision, "precision", cmd);
-  TCLAP::ValueArg<std::string> budget("", "gpuMemoryBudget", "auto (80% of the free GPU memory) or a size such as 4GiB", false, "auto", "size", cmd);
-  TCLAP::ValueArg<double>      haloEnergyFraction("", "haloEnergyFraction", "tiles read a halo holding all but this fraction of the PSF's energy (default 0.01; 0: twice the PSF size)", false, defaults.haloEnergyFraction, "fraction", cmd);
-  TCLAP::SwitchArg             cpu("", "cpu", "run on the CPU (ITK's deconvolution filters) even where a GPU is present", cmd);
-  TCLAP::ValueArg<std::string> spacing("", "spacing", "voxel spacing of the input, sx,sy[,sz], instead of the file's", false, "", "sx,sy,sz", cmd);
-  TCLAP::ValueArg<std::string> outputType("", "output-type", "voxel type of the output file: float (default), input (the input's), double, uint8, int8, uint16, int16, uint32 or int32 (integers rounded and clamped)", false, defaults.outputType, "type", cmd);
-  TCLAP::ValueArg<std::string> fftBackend("", "fft-backend", "the GPU's FFT library: auto, cufft or vkfft (default: the environment's CUDAFFTCONVOLUTION_FFT_BACKEND, cufft when unset)", false, "", "backend", cmd);
-  TCLAP::SwitchArg             estimate("", "estimate", "print the GPU memory plan and tiles for input and PSF, then exit", cmd);
-  PSFArguments                 psf(cmd);
-  SlicerArguments              slicer(cmd);
-  TCLAP::UnlabeledMultiArg<std::string> files("files", "input image, PSF image (unless --psf-model) and output image", false, "input [psf] output", cmd);
+  TCLAP::ValueArg<double>      threshold("",
+                                    "threshold",
+                                    "PSF zero magnitude of the direct methods (default 1e-4)",
+                                    false,
+                                    defaults.threshold,
+                                    "value",
+                                    cmd);
+  TCLAP::ValueArg<std::string> precision(
+    "", "precision", "internal precision: float (default) or double", false, defaults.precision, "precision", cmd);
+  TCLAP::ValueArg<std::string> budget(
+    "", "gpuMemoryBudget", "auto (80% of the free GPU memory) or a size such as 4GiB", false, "auto", "size", cmd);
+  TCLAP::ValueArg<double> haloEnergyFraction(
+    "",
+    "haloEnergyFraction",
+    "tiles read a halo holding all but this fraction of the PSF's energy (default 0.01; 0: twice the PSF size)",
+    false,
+    defaults.haloEnergyFraction,
+    "fraction",
+    cmd);
+  TCLAP::SwitchArg cpu("", "cpu", "run on the CPU (ITK's deconvolution filters) even where a GPU is present", cmd);
+  TCLAP::ValueArg<std::string> spacing(
+    "", "spacing", "voxel spacing of the input, sx,sy[,sz], instead of the file's", false, "", "sx,sy,sz", cmd);
+  TCLAP::ValueArg<std::string> outputType(
+    "",
+    "output-type",
+    "voxel type of the output file: float (default), input (the input's), double, uint8, int8, uint16, int16, uint32 "
+    "or int32 (integers rounded and clamped)",
+    false,
+    defaults.outputType,
+    "type",
+    cmd);
+  TCLAP::ValueArg<std::string> fftBackend("",
+                                          "fft-backend",
+                                          "the GPU's FFT library: auto, cufft or vkfft (default: the environment's "
+                                          "CUDAFFTCONVOLUTION_FFT_BACKEND, cufft when unset)",
+                                          false,
+                                          "",
+                                          "backend",
+                                          cmd);
+  TCLAP::SwitchArg estimate("", "estimate", "print the GPU memory plan and tiles for input and PSF, then exit", cmd);
+  PSFArguments     psf(cmd);
+  SlicerArguments  slicer(cmd);
+  TCLAP::UnlabeledMultiArg<std::string> files(
+    "files", "input image, PSF image (unless --psf-model) and output image", false, "input [psf] output", cmd);
   cmd.parse(argc, argv);
 
   Options options;
@@ -642,7 +699,8 @@ Main(int argc, char * argv[])
   CheckOptions(options);
   const PSFOptions psfOptions = psf.Options();
   CheckPSFOptions(psfOptions);
-  return DeconvolveFiles(files.getValue(), estimate.getValue(), options, psfOptions, slicer.returnParameterFile.getValue());
+  return DeconvolveFiles(
+    files.getValue(), estimate.getValue(), options, psfOptions, slicer.returnParameterFile.getValue());
 }
 } // namespace
 

@@ -54,7 +54,7 @@ struct Options
   bool               cpu{ false };
   std::string        fftBackend{}; // "": the environment's (cuFFT when unset)
   bool               progress{ false };
-  std::string        spacing;                // --spacing "sx,sy[,sz]", "" for the file's
+  std::string        spacing;               // --spacing "sx,sy[,sz]", "" for the file's
   std::string        outputType{ "float" }; // ParseOutputType
 };
 
@@ -97,9 +97,10 @@ Convolve(const TImage * input, const TImage * kernel, const Options & options, R
   std::cout << "convolved " << input->GetLargestPossibleRegion().GetSize() << " with "
             << kernel->GetLargestPossibleRegion().GetSize() << " (" << options.mode << ", " << options.boundary
             << (options.normalize ? ", normalized" : "") << ") on the " << report.device
-            << (report.fftBackend != "none" ? " (" + report.fftBackend + ")" : std::string()) << " in " << report.seconds * 1e3
-            << " ms: " << filter->GetNumberOfTiles() << " tile(s), FFT size " << filter->GetLastFFTSize()[0] << "x"
-            << filter->GetLastFFTSize()[1] << "x" << filter->GetLastFFTSize()[2] << std::endl;
+            << (report.fftBackend != "none" ? " (" + report.fftBackend + ")" : std::string()) << " in "
+            << report.seconds * 1e3 << " ms: " << filter->GetNumberOfTiles() << " tile(s), FFT size "
+            << filter->GetLastFFTSize()[0] << "x" << filter->GetLastFFTSize()[1] << "x" << filter->GetLastFFTSize()[2]
+            << std::endl;
   typename TImage::Pointer output = filter->GetOutput();
   output->DisconnectPipeline();
   return output;
@@ -127,16 +128,20 @@ PrintEstimate(const std::string & inputFile, const std::string & kernelFile, con
     reader->UpdateOutputInformation();
     return reader->GetOutput()->GetLargestPossibleRegion().GetSize();
   };
-  const auto mode = ParseMode(options.mode);
-  const auto imageSize = readSize(inputFile);
-  const auto kernelSize = readSize(kernelFile);
+  const auto               mode = ParseMode(options.mode);
+  const auto               imageSize = readSize(inputFile);
+  const auto               kernelSize = readSize(kernelFile);
   std::string              budgetText;
   const itk::SizeValueType budget = PlanningBudget(options.budget, budgetText);
+  // The plan the filter would make: the backend set with --fft-backend, else the environment's.
+  const auto backend = options.fftBackend.empty()
+                         ? itk::CudaFFTConvolutionFilterSupport::DefaultFFTBackend()
+                         : itk::CudaFFTConvolutionImageFilterEnums::FFTBackendFromName(options.fftBackend);
   const auto estimate = [&](auto precision) {
     using FilterType = itk::CudaFFTConvolutionImageFilter<ImageType, ImageType, ImageType, decltype(precision)>;
-    return FilterType::MakeGPUPlan(imageSize, kernelSize, mode, budget, ParseBoundary(options.boundary));
+    return FilterType::MakeGPUPlan(imageSize, kernelSize, mode, budget, ParseBoundary(options.boundary), backend);
   };
-  const auto plan = options.precision == "double" ? estimate(double{}) : estimate(float{});
+  const auto   plan = options.precision == "double" ? estimate(double{}) : estimate(float{});
   const auto & m = plan.memory;
   std::cout << "image " << imageSize << ", kernel " << kernelSize << ", " << options.mode << ", " << options.boundary
             << ", " << options.precision << "\nbudget: " << budgetText << "\nestimate: " << m.Peak() << " bytes ("
@@ -150,7 +155,10 @@ PrintEstimate(const std::string & inputFile, const std::string & kernelFile, con
 
 template <unsigned int VDimension>
 Report
-Run(const std::string & inputFile, const std::string & kernelFile, const std::string & outputFile, const Options & options)
+Run(const std::string & inputFile,
+    const std::string & kernelFile,
+    const std::string & outputFile,
+    const Options &     options)
 {
   using ImageType = itk::Image<float, VDimension>;
   Report report;
@@ -185,7 +193,8 @@ Demo(const std::string & folder, unsigned int scale, const std::string & format,
   const ImageType::SizeType psfSize{ { 256 / scale, 256 / scale, 128 / scale } };
   const auto                total = Clock::now();
   auto                      start = Clock::now();
-  auto phantom = Phantom(size, 50 / s, { { 100 / s, 100 / s, 50 / s }, { 250 / s, 200 / s, 100 / s }, { 400 / s, 400 / s, 150 / s } });
+  auto                      phantom = Phantom(
+    size, 50 / s, { { 100 / s, 100 / s, 50 / s }, { 250 / s, 200 / s, 100 / s }, { 400 / s, 400 / s, 150 / s } });
   const double phantomSeconds = SecondsSince(start);
   start = Clock::now();
   auto         psf = WidefieldPSF(psfSize, s);
@@ -210,9 +219,8 @@ Demo(const std::string & folder, unsigned int scale, const std::string & format,
   };
   write(phantom, "phantom", 1.0);
   write(psf, "psf", 0.3);
-  std::cout << "demo: phantom " << size << " (three spheres of radius " << 50 / s
-            << ") and a widefield PSF " << psfSize << " (Gibson-Lanni: NA 1.4 oil, water 5 um deep) in " << folder
-            << std::endl;
+  std::cout << "demo: phantom " << size << " (three spheres of radius " << 50 / s << ") and a widefield PSF " << psfSize
+            << " (Gibson-Lanni: NA 1.4 oil, water 5 um deep) in " << folder << std::endl;
   std::ostringstream convolutions;
   convolutions << std::fixed << std::setprecision(2);
   double convolveSeconds = 0;
@@ -249,8 +257,10 @@ Demo(const std::string & folder, unsigned int scale, const std::string & format,
 }
 /** Convolves (or, with --estimate, plans) the files named on the command line. */
 int
-ConvolveFiles(const std::vector<std::string> & paths, bool estimate, const Options & options,
-              const std::string & returnParameterFile)
+ConvolveFiles(const std::vector<std::string> & paths,
+              bool                             estimate,
+              const Options &                  options,
+              const std::string &              returnParameterFile)
 {
   if (paths.size() != (estimate ? 2u : 3u))
   {
@@ -280,23 +290,53 @@ Main(int argc, char * argv[])
                      "ITK's FFT filters where no GPU is present. Also a 3D Slicer CLI module (--xml).",
                      ' ',
                      "1.0.0");
-  TCLAP::ValueArg<std::string> mode("", "mode", "output region: same (default), valid or full", false, "same", "mode", cmd);
+  TCLAP::ValueArg<std::string> mode(
+    "", "mode", "output region: same (default), valid or full", false, "same", "mode", cmd);
   TCLAP::ValueArg<std::string> boundary(
     "", "boundary", "zero-flux-neumann (default), constant or periodic", false, "zero-flux-neumann", "condition", cmd);
-  TCLAP::ValueArg<double>      constant("", "constant", "value outside the image for --boundary constant", false, 0, "value", cmd);
+  TCLAP::ValueArg<double> constant(
+    "", "constant", "value outside the image for --boundary constant", false, 0, "value", cmd);
   TCLAP::SwitchArg             normalize("", "normalize", "divide the kernel by its sum", cmd);
-  TCLAP::ValueArg<std::string> precision("", "precision", "internal precision: float (default) or double", false, "float", "precision", cmd);
-  TCLAP::ValueArg<std::string> budget("", "budget", "GPU memory budget: auto (80% of the free memory) or a size such as 4GiB", false, "auto", "size", cmd);
+  TCLAP::ValueArg<std::string> precision(
+    "", "precision", "internal precision: float (default) or double", false, "float", "precision", cmd);
+  TCLAP::ValueArg<std::string> budget("",
+                                      "budget",
+                                      "GPU memory budget: auto (80% of the free memory) or a size such as 4GiB",
+                                      false,
+                                      "auto",
+                                      "size",
+                                      cmd);
   TCLAP::SwitchArg             cpu("", "cpu", "run on the CPU (ITK's FFT filters) even where a GPU is present", cmd);
-  TCLAP::ValueArg<std::string> fftBackend("", "fft-backend", "the GPU's FFT library: auto, cufft or vkfft (default: the environment's CUDAFFTCONVOLUTION_FFT_BACKEND, cufft when unset)", false, "", "backend", cmd);
-  TCLAP::SwitchArg             estimate("", "estimate", "print the GPU memory plan and tiling for input and kernel, then exit", cmd);
-  TCLAP::ValueArg<std::string> demo("", "demo", "run the demo, writing its volumes and pictures to this folder", false, "", "folder", cmd);
-  TCLAP::ValueArg<std::string> spacing("", "spacing", "voxel spacing of the input, sx,sy[,sz], instead of the file's", false, "", "sx,sy,sz", cmd);
-  TCLAP::ValueArg<std::string> outputType("", "output-type", "voxel type of the output file: float (default), input (the input's), double, uint8, int8, uint16, int16, uint32 or int32 (integers rounded and clamped)", false, "float", "type", cmd);
-  TCLAP::ValueArg<std::string> demoFormat("", "demo-format", "the demo's volumes as nrrd (default) or tif stacks", false, "nrrd", "format", cmd);
-  TCLAP::ValueArg<unsigned int> demoScale("", "demo-scale", "divide the demo's sizes by this (1: the notebook's)", false, 1, "factor", cmd);
-  SlicerArguments              slicer(cmd);
-  TCLAP::UnlabeledMultiArg<std::string> files("files", "input image, kernel (PSF) image and output image", false, "input kernel output", cmd);
+  TCLAP::ValueArg<std::string> fftBackend("",
+                                          "fft-backend",
+                                          "the GPU's FFT library: auto, cufft or vkfft (default: the environment's "
+                                          "CUDAFFTCONVOLUTION_FFT_BACKEND, cufft when unset)",
+                                          false,
+                                          "",
+                                          "backend",
+                                          cmd);
+  TCLAP::SwitchArg             estimate(
+    "", "estimate", "print the GPU memory plan and tiling for input and kernel, then exit", cmd);
+  TCLAP::ValueArg<std::string> demo(
+    "", "demo", "run the demo, writing its volumes and pictures to this folder", false, "", "folder", cmd);
+  TCLAP::ValueArg<std::string> spacing(
+    "", "spacing", "voxel spacing of the input, sx,sy[,sz], instead of the file's", false, "", "sx,sy,sz", cmd);
+  TCLAP::ValueArg<std::string> outputType(
+    "",
+    "output-type",
+    "voxel type of the output file: float (default), input (the input's), double, uint8, int8, uint16, int16, uint32 "
+    "or int32 (integers rounded and clamped)",
+    false,
+    "float",
+    "type",
+    cmd);
+  TCLAP::ValueArg<std::string> demoFormat(
+    "", "demo-format", "the demo's volumes as nrrd (default) or tif stacks", false, "nrrd", "format", cmd);
+  TCLAP::ValueArg<unsigned int> demoScale(
+    "", "demo-scale", "divide the demo's sizes by this (1: the notebook's)", false, 1, "factor", cmd);
+  SlicerArguments                       slicer(cmd);
+  TCLAP::UnlabeledMultiArg<std::string> files(
+    "files", "input image, kernel (PSF) image and output image", false, "input kernel output", cmd);
   cmd.parse(argc, argv);
 
   Options options;

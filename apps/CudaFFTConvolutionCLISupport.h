@@ -253,8 +253,7 @@ MakeBoundary(const std::string & boundary, double constant)
   {
     case Boundary::PERIODIC:
       return std::make_unique<itk::PeriodicBoundaryCondition<TImage>>();
-    case Boundary::CONSTANT:
-    {
+    case Boundary::CONSTANT: {
       auto condition = std::make_unique<itk::ConstantBoundaryCondition<TImage>>();
       condition->SetConstant(static_cast<typename TImage::PixelType>(constant));
       return condition;
@@ -309,7 +308,13 @@ WriteAtomically(const TImage * image, const std::string & fileName)
 struct SlicerArguments
 {
   explicit SlicerArguments(TCLAP::CmdLine & cmd)
-    : returnParameterFile("", "returnparameterfile", "file to write output parameters to (Slicer)", false, "", "file", cmd)
+    : returnParameterFile("",
+                          "returnparameterfile",
+                          "file to write output parameters to (Slicer)",
+                          false,
+                          "",
+                          "file",
+                          cmd)
     , processInformation("", "processinformationaddress", "ignored (Slicer)", false, "", "address", cmd)
     , xml("", "xml", "print the Slicer module description and exit", cmd)
   {}

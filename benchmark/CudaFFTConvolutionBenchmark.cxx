@@ -341,7 +341,7 @@ RunBatch(const Case & c, Measured & measured)
   auto   filter = MakeFilter(c, image, kernel);
   double start = Now();
   filter->Update();
-  const double first = Now() - start;
+  const double       first = Now() - start;
   ImageType::Pointer firstOutput = filter->GetOutput(); // held: disconnecting drops the filter's reference
   firstOutput->DisconnectPipeline();
   std::vector<double> times;

@@ -35,7 +35,8 @@ CfcRequestFor(const cfc_problem & problem)
     request.kernelSize[a] = problem.kernel_size[a];
   }
   request.inputBuffered = request.inputLargest;
-  request.output = Planner::OutputRegion(CfcModeOf(problem.mode), problem.dimension, request.inputLargest, request.kernelSize);
+  request.output =
+    Planner::OutputRegion(CfcModeOf(problem.mode), problem.dimension, request.inputLargest, request.kernelSize);
   request.boundary = CfcBoundaryOf(problem.boundary);
   request.elementSize = problem.element_size;
   request.deviceResident = problem.device_resident != 0;
@@ -139,11 +140,13 @@ Convolve(cfc_engine &        handle,
     [&](const Planner::Plan & plan) {
       if (problem.element_size == 4)
       {
-        RunPlan<float>(handle, plan, problem, input, output, kernel, kernelOnDevice, identity, normalize, constant, stream);
+        RunPlan<float>(
+          handle, plan, problem, input, output, kernel, kernelOnDevice, identity, normalize, constant, stream);
       }
       else
       {
-        RunPlan<double>(handle, plan, problem, input, output, kernel, kernelOnDevice, identity, normalize, constant, stream);
+        RunPlan<double>(
+          handle, plan, problem, input, output, kernel, kernelOnDevice, identity, normalize, constant, stream);
       }
       FillInfo(plan, budget, info);
       if (info != nullptr)

@@ -36,8 +36,9 @@ AlgorithmOf(std::int32_t algorithm)
 {
   if (algorithm < CFC_RICHARDSON_LUCY || algorithm > CFC_WIENER)
   {
-    throw std::invalid_argument("unknown algorithm " + std::to_string(algorithm) +
-                                " (0 Richardson-Lucy, 1 Landweber, 2 projected Landweber, 3 inverse, 4 Tikhonov, 5 Wiener)");
+    throw std::invalid_argument(
+      "unknown algorithm " + std::to_string(algorithm) +
+      " (0 Richardson-Lucy, 1 Landweber, 2 projected Landweber, 3 inverse, 4 Tikhonov, 5 Wiener)");
   }
   return static_cast<DeconvolutionPlanner::Algorithm>(algorithm);
 }
@@ -60,7 +61,8 @@ DeconvolutionRequest(const cfc_deconvolution & problem)
   }
   if (problem.edges != CFC_EDGES_BOUNDARY_CONDITION && problem.edges != CFC_EDGES_NON_CIRCULANT)
   {
-    throw std::invalid_argument("unknown edges " + std::to_string(problem.edges) + " (0 boundary condition, 1 non-circulant)");
+    throw std::invalid_argument("unknown edges " + std::to_string(problem.edges) +
+                                " (0 boundary condition, 1 non-circulant)");
   }
   DeconvolutionPlanner::Request request;
   request.dimension = problem.dimension;
@@ -103,8 +105,8 @@ KernelEnergy(const cfc_deconvolution & problem, const void * kernel, bool kernel
   {
     return {};
   }
-  const Planner::SizeArray size{ { problem.kernel_size[0], problem.kernel_size[1], problem.kernel_size[2] } };
-  const std::size_t        bytes = static_cast<std::size_t>(size[0] * size[1] * size[2]) * problem.element_size;
+  const Planner::SizeArray   size{ { problem.kernel_size[0], problem.kernel_size[1], problem.kernel_size[2] } };
+  const std::size_t          bytes = static_cast<std::size_t>(size[0] * size[1] * size[2]) * problem.element_size;
   std::vector<unsigned char> host;
   if (kernelOnDevice)
   {
@@ -127,18 +129,29 @@ SettingsOf(const cfc_deconvolution & problem)
     throw std::invalid_argument("more than " + std::to_string(DeconvolutionPlanner::MaximumIterations) +
                                 " iterations were asked for");
   }
-  for (const double value : { problem.constant, problem.alpha, problem.division_threshold, problem.background,
-                              problem.total_variation, problem.regularization_constant, problem.noise_variance,
-                              problem.kernel_zero_magnitude_threshold, problem.weight_threshold,
-                              problem.relative_change_tolerance, problem.divergence_tolerance })
+  for (const double value : { problem.constant,
+                              problem.alpha,
+                              problem.division_threshold,
+                              problem.background,
+                              problem.total_variation,
+                              problem.regularization_constant,
+                              problem.noise_variance,
+                              problem.kernel_zero_magnitude_threshold,
+                              problem.weight_threshold,
+                              problem.relative_change_tolerance,
+                              problem.divergence_tolerance })
   {
     if (!std::isfinite(value))
     {
       throw std::invalid_argument("a deconvolution parameter is not finite");
     }
   }
-  for (const double value : { problem.total_variation, problem.regularization_constant, problem.noise_variance,
-                              problem.weight_threshold, problem.relative_change_tolerance, problem.divergence_tolerance })
+  for (const double value : { problem.total_variation,
+                              problem.regularization_constant,
+                              problem.noise_variance,
+                              problem.weight_threshold,
+                              problem.relative_change_tolerance,
+                              problem.divergence_tolerance })
   {
     if (value < 0)
     {
@@ -165,7 +178,10 @@ SettingsOf(const cfc_deconvolution & problem)
 }
 
 void
-FillDeconvolutionInfo(const DeconvolutionPlanner::Plan & plan, std::uint64_t budget, unsigned int iterations, cfc_deconvolution_info * info)
+FillDeconvolutionInfo(const DeconvolutionPlanner::Plan & plan,
+                      std::uint64_t                      budget,
+                      unsigned int                       iterations,
+                      cfc_deconvolution_info *           info)
 {
   if (info == nullptr)
   {
@@ -186,7 +202,7 @@ FillDeconvolutionInfo(const DeconvolutionPlanner::Plan & plan, std::uint64_t bud
 }
 
 DeconvolutionPlanner::Plan
-PlanDeconvolution(const cfc_deconvolution &                  problem,
+PlanDeconvolution(const cfc_deconvolution &                    problem,
                   std::uint64_t                                budget,
                   int                                          device,
                   bool                                         gpu,
@@ -223,7 +239,7 @@ RunDeconvolution(cfc_engine &                       handle,
   {
     throw std::invalid_argument("the input, output and kernel buffers must not be NULL");
   }
-  const Settings               settings = SettingsOf(problem);
+  const Settings                settings = SettingsOf(problem);
   const Engine::KernelValues<T> values{ static_cast<const T *>(kernel), kernelOnDevice, 0 };
   if (problem.device_resident == 0)
   {
@@ -231,12 +247,21 @@ RunDeconvolution(cfc_engine &                       handle,
     {
       throw std::invalid_argument("a host problem takes its kernel in host memory");
     }
-    handle.engine.Deconvolve<T>(
-      plan, { static_cast<const T *>(input), plan.input }, { static_cast<T *>(output), plan.output }, values, settings, onIteration);
+    handle.engine.Deconvolve<T>(plan,
+                                { static_cast<const T *>(input), plan.input },
+                                { static_cast<T *>(output), plan.output },
+                                values,
+                                settings,
+                                onIteration);
     return;
   }
-  handle.engine.DeconvolveOnDevice<T>(
-    plan, { static_cast<const T *>(input), plan.input }, { static_cast<T *>(output), plan.output }, values, settings, onIteration, stream);
+  handle.engine.DeconvolveOnDevice<T>(plan,
+                                      { static_cast<const T *>(input), plan.input },
+                                      { static_cast<T *>(output), plan.output },
+                                      values,
+                                      settings,
+                                      onIteration,
+                                      stream);
 }
 } // namespace
 
@@ -293,8 +318,8 @@ extern "C"
       }
       const bool          gpu = Engine::DeviceAvailable(nullptr, device);
       const std::uint64_t budget = MemoryPolicy::Budget(problem->memory_budget, nullptr, device);
-      FillDeconvolutionInfo(PlanDeconvolution(*problem, budget, device, gpu, KernelEnergy(*problem, kernel, false)),
-                            budget, 0, info);
+      FillDeconvolutionInfo(
+        PlanDeconvolution(*problem, budget, device, gpu, KernelEnergy(*problem, kernel, false)), budget, 0, info);
       return CFC_OK;
     });
   }
@@ -325,7 +350,8 @@ extern "C"
       if (callback != nullptr)
       {
         onIteration = [callback, user](const Engine::IterationReport & report) {
-          return callback(user, report.iteration, report.tile, report.tiles, report.divergence, report.relativeChange) != 0;
+          return callback(
+                   user, report.iteration, report.tile, report.tiles, report.divergence, report.relativeChange) != 0;
         };
       }
       engine->engine.SetFFTBackend(CfcFFTBackendOf(problem->fft_backend)); // checked by the plan below too
@@ -345,11 +371,13 @@ extern "C"
         [&](const DeconvolutionPlanner::Plan & plan) {
           if (problem->element_size == 4)
           {
-            RunDeconvolution<float>(*engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
+            RunDeconvolution<float>(
+              *engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
           }
           else
           {
-            RunDeconvolution<double>(*engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
+            RunDeconvolution<double>(
+              *engine, plan, *problem, input, output, kernel, kernel_on_device != 0, onIteration, stream);
           }
           FillDeconvolutionInfo(plan, budget, engine->engine.LastIterations(), info);
           if (info != nullptr)

@@ -182,9 +182,10 @@ CfcCheckSizes(unsigned int dimension, const std::uint64_t * image, const std::ui
     const std::uint64_t axis = fits ? 2 * (image[a] + kernel[a]) : CfcMaximumExtent;
     if (axis >= CfcMaximumExtent || extent > (CfcMaximumExtent - 1) / axis)
     {
-      throw std::invalid_argument("an image of size " + CfcSizeText(image, dimension) + " and a kernel of size " +
-                                  CfcSizeText(kernel, dimension) +
-                                  " (x first) are too large: the byte counts of their FFT grids would overflow 64 bits");
+      throw std::invalid_argument(
+        "an image of size " + CfcSizeText(image, dimension) + " and a kernel of size " +
+        CfcSizeText(kernel, dimension) +
+        " (x first) are too large: the byte counts of their FFT grids would overflow 64 bits");
     }
     extent *= axis;
   }
@@ -248,12 +249,12 @@ CfcRequestFor(const cfc_problem & problem);
  * budget it was planned with stay the same. */
 struct cfc_engine
 {
-  Engine              engine;
-  int                 device{ -1 };
-  bool                havePlan{ false };
-  cfc_problem         planned{};
-  std::uint64_t       plannedBudget{ 0 };
-  Planner::Plan       plan;
+  Engine        engine;
+  int           device{ -1 };
+  bool          havePlan{ false };
+  cfc_problem   planned{};
+  std::uint64_t plannedBudget{ 0 };
+  Planner::Plan plan;
 
   static bool
   SameProblem(const cfc_problem & a, const cfc_problem & b)

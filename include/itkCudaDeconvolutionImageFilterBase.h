@@ -156,7 +156,7 @@ public:
   itkGetConstReferenceMacro(Halo, SizeType);
 
   /** Where the halo is 0: twice the radius about the kernel's centre holding all but this
-   * fraction of its marginal energy, per axis (default 1e-2; README gives the seam error it
+   * fraction of its marginal energy, per axis (default 1e-2; docs/deconvolution.md gives the seam error it
    * leaves); 0: twice the kernel size. In [0, 1). */
   itkSetMacro(HaloEnergyFraction, double);
   itkGetConstMacro(HaloEnergyFraction, double);

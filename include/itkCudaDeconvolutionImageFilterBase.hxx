@@ -96,7 +96,8 @@ CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInter
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
-CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::SetFFTBackend(const std::string & name)
+CudaDeconvolutionImageFilterBase<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::SetFFTBackend(
+  const std::string & name)
 {
   FFTBackendEnum backend{ m_FFTBackend };
   try

@@ -52,7 +52,7 @@ namespace itk
  * The halo is, per axis, either given, or from the kernel's marginal energy profile on that axis
  * (EnergyHalo: the radius holding all but haloEnergyFraction of it, and the spread of the
  * iterations; a kernel whose energy reaches its array's edge keeps 2K), or, with no kernel
- * energy, twice the kernel size (the seam error each leaves is measured in README).
+ * energy, twice the kernel size (the seam error each leaves is measured in docs/deconvolution.md).
  * \ingroup CudaFFTConvolution
  */
 class CudaFFTConvolution_EXPORT CudaDeconvolutionPlanner
@@ -106,7 +106,7 @@ public:
 
   /** The fraction of the kernel's energy a halo may leave out when a caller names none: the
    * largest whose seams stayed below 1e-4 of the maximum, three times over, on a compact Gaussian
-   * and a widefield (Gaussian-beam) PSF after 20 Richardson-Lucy iterations (README). */
+   * and a widefield (Gaussian-beam) PSF after 20 Richardson-Lucy iterations (docs/deconvolution.md). */
   static constexpr double DefaultHaloEnergyFraction = 1e-2;
 
   /** Per axis, the kernel's marginal energy profile: entry i of axis a sums |k| over the voxels
@@ -115,43 +115,43 @@ public:
 
   /** Predicted seconds of a tiling: tiles x (iterations x (FFTs x fft x N log2 N + elementwise x
    * N) + setup FFTs x fft x N log2 N) + host bytes / hostBandwidth + tiles x perTile, N the grid's
-   * voxels. The defaults are fitted to an H100 (README); only the ratios matter for the choice. */
+   * voxels. The defaults are fitted to an H100 (docs/deconvolution.md); only the ratios matter for the choice. */
   struct CostModel
   {
-    double fftSecondsPerVoxelLog2{ 0.6e-12 };     //!< one real/half-complex FFT, per voxel and log2 N
-    double elementwiseSecondsPerVoxel{ 35e-12 };  //!< one iteration's elementwise passes, per voxel
-    double hostBytesPerSecond{ 12e9 };            //!< host to device and back (staged)
-    double perTileSeconds{ 2e-3 };                //!< launches, synchronisation, axis maps
+    double fftSecondsPerVoxelLog2{ 0.6e-12 };    //!< one real/half-complex FFT, per voxel and log2 N
+    double elementwiseSecondsPerVoxel{ 35e-12 }; //!< one iteration's elementwise passes, per voxel
+    double hostBytesPerSecond{ 12e9 };           //!< host to device and back (staged)
+    double perTileSeconds{ 2e-3 };               //!< launches, synchronisation, axis maps
   };
 
   /** What a plan is made from. */
   struct Request
   {
-    unsigned int     dimension{ 3 };
-    Box              input;  //!< the observed image (all of it is read)
-    SizeArray        kernelSize{ { 1, 1, 1 } };
-    Box              output; //!< the voxels to write, inside the input
-    Algorithm        algorithm{ Algorithm::RichardsonLucy };
-    Edges            edges{ Edges::BoundaryCondition };
-    Boundary         boundary{ Boundary::ZeroFluxNeumann };
-    ItkPadding       itkPadding{ ItkPadding::KernelRadius }; //!< with Edges::BoundaryCondition
+    unsigned int dimension{ 3 };
+    Box          input; //!< the observed image (all of it is read)
+    SizeArray    kernelSize{ { 1, 1, 1 } };
+    Box          output; //!< the voxels to write, inside the input
+    Algorithm    algorithm{ Algorithm::RichardsonLucy };
+    Edges        edges{ Edges::BoundaryCondition };
+    Boundary     boundary{ Boundary::ZeroFluxNeumann };
+    ItkPadding   itkPadding{ ItkPadding::KernelRadius }; //!< with Edges::BoundaryCondition
     /** Grid sizes have no larger prime factor: ITK's FFT's for parity (FFTW 13, VNL 5). */
-    unsigned int greatestPrimeFactor{ 7 };
-    bool         accelerate{ false };     //!< Richardson-Lucy with Biggs-Andrews extrapolation
-    bool         totalVariation{ false }; //!< Richardson-Lucy with total-variation regularisation
-    unsigned int elementSize{ 4 };
-    std::uint64_t memoryBudget{ 0 }; //!< device bytes; 0 means no limit
-    WorkAreaFunction workArea;       //!< empty: a conservative model
-    std::uint64_t allocationGranularity{ Geometry::AllocationGranularity };
-    std::uint64_t planDataBytes{ Geometry::PlanDataBytes };
+    unsigned int     greatestPrimeFactor{ 7 };
+    bool             accelerate{ false };     //!< Richardson-Lucy with Biggs-Andrews extrapolation
+    bool             totalVariation{ false }; //!< Richardson-Lucy with total-variation regularisation
+    unsigned int     elementSize{ 4 };
+    std::uint64_t    memoryBudget{ 0 }; //!< device bytes; 0 means no limit
+    WorkAreaFunction workArea;          //!< empty: a conservative model
+    std::uint64_t    allocationGranularity{ Geometry::AllocationGranularity };
+    std::uint64_t    planDataBytes{ Geometry::PlanDataBytes };
     /** Voxels of data kept on each side of a tile's output block; 0 on an axis: from the kernel's
      * energy when kernelEnergy is given, haloEnergyFraction > 0 and the algorithm iterates, else
      * DefaultHalo (the direct methods' reach is the inverse's, not the kernel's). */
-    SizeArray halo{ { 0, 0, 0 } };
-    EnergyProfiles kernelEnergy;                  //!< empty: no energy halo (MarginalEnergy fills it)
-    double haloEnergyFraction{ DefaultHaloEnergyFraction };
-    unsigned int iterations{ DefaultIterations }; //!< for the cost model only
-    CostModel    cost;
+    SizeArray      halo{ { 0, 0, 0 } };
+    EnergyProfiles kernelEnergy; //!< empty: no energy halo (MarginalEnergy fills it)
+    double         haloEnergyFraction{ DefaultHaloEnergyFraction };
+    unsigned int   iterations{ DefaultIterations }; //!< for the cost model only
+    CostModel      cost;
   };
 
   struct Tile
@@ -174,7 +174,7 @@ public:
     std::uint64_t workArea{ 0 };         //!< cuFFT work area
     std::uint64_t planData{ 0 };
     std::uint64_t axisMaps{ 0 };
-    std::uint64_t kernelUpload{ 0 };     //!< the kernel, only while its spectrum is made
+    std::uint64_t kernelUpload{ 0 }; //!< the kernel, only while its spectrum is made
 
     std::uint64_t
     Peak() const;

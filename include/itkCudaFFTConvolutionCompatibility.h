@@ -23,8 +23,11 @@
 #include "itkMacro.h"
 
 #ifndef itkOverrideGetNameOfClassMacro // ITK < 5.4
-#  define itkOverrideGetNameOfClassMacro(thisClass)                                                               \
-    const char * GetNameOfClass() const override { return #thisClass; }                                          \
+#  define itkOverrideGetNameOfClassMacro(thisClass) \
+    const char * GetNameOfClass() const override    \
+    {                                               \
+      return #thisClass;                            \
+    }                                               \
     ITK_MACROEND_NOOP_STATEMENT
 #endif
 

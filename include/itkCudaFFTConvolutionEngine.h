@@ -237,8 +237,8 @@ public:
     /** Richardson-Lucy: a blurred estimate below this gives a ratio of 0 (ITK's DivideOrZeroOut). */
     double divisionThreshold{ 1e-5 };
     double kernelZeroMagnitudeThreshold{ 1e-4 }; //!< Inverse, Tikhonov, Wiener (as ITK's)
-    double regularizationConstant{ 0 };         //!< Tikhonov
-    double noiseVariance{ 0 };                  //!< Wiener
+    double regularizationConstant{ 0 };          //!< Tikhonov
+    double noiseVariance{ 0 };                   //!< Wiener
     /** NonCirculant: voxels where H^T 1 is below this fraction of the kernel's sum get weight 0. */
     double weightThreshold{ 0.01 };
     double background{ 0 };     //!< Richardson-Lucy: a constant added to the blurred estimate

@@ -22,6 +22,7 @@
 #include "itkCudaFFTConvolutionBoundaryConditions.h"
 #include "itkCudaFFTConvolutionCompatibility.h"
 #include "itkCudaFFTConvolutionEngine.h"
+#include "itkCudaFFTConvolutionFilterSupport.h" // the environment's FFT backend, the estimate's default
 #include "itkCudaFFTConvolutionImageFilterEnums.h"
 #include "itkCudaFFTConvolutionPlanner.h"
 #include "itkCudaPinnedImportImageContainer.h" // the opt-in page-locked pixel container
@@ -215,13 +216,15 @@ public:
   /** Device bytes an update would need for an image and kernel of these sizes, before any
    * pipeline exists: the plan this filter would make (one tile when it fits \a budget, 0 meaning
    * no limit; else tiles) under \a boundary (a periodic boundary reads whole axes per tile), with
-   * cuFFT's exact work area when a device is present. */
+   * the exact work area of \a backend's transforms when a device is present (by default the
+   * environment's backend, as a new filter's; pass the one set with SetFFTBackend). */
   static SizeValueType
   EstimateGPUMemory(const typename InputImageType::SizeType &  imageSize,
                     const typename KernelImageType::SizeType & kernelSize,
                     OutputRegionEnum                           mode = OutputRegionEnum::SAME,
                     SizeValueType                              budget = 0,
-                    BoundaryEnum                               boundary = BoundaryEnum::ZERO_FLUX_NEUMANN);
+                    BoundaryEnum                               boundary = BoundaryEnum::ZERO_FLUX_NEUMANN,
+                    FFTBackendEnum backend = CudaFFTConvolutionFilterSupport::DefaultFFTBackend());
 
 #if !defined(ITK_WRAPPING_PARSER) // PlanType is not wrapped: Python would get an opaque, leaked pointer
   /** The whole GPU plan behind EstimateGPUMemory: tiles, FFT size, each buffer's bytes.
@@ -231,9 +234,10 @@ public:
               const typename KernelImageType::SizeType & kernelSize,
               OutputRegionEnum                           mode = OutputRegionEnum::SAME,
               SizeValueType                              budget = 0,
-              BoundaryEnum                               boundary = BoundaryEnum::ZERO_FLUX_NEUMANN)
+              BoundaryEnum                               boundary = BoundaryEnum::ZERO_FLUX_NEUMANN,
+              FFTBackendEnum                             backend = CudaFFTConvolutionFilterSupport::DefaultFFTBackend())
   {
-    return PlanForSizes(imageSize, kernelSize, mode, budget, boundary);
+    return PlanForSizes(imageSize, kernelSize, mode, budget, boundary, backend);
   }
 #endif
 
@@ -271,7 +275,8 @@ private:
                const typename KernelImageType::SizeType & kernelSize,
                OutputRegionEnum                           mode,
                SizeValueType                              budget,
-               BoundaryEnum                               boundary);
+               BoundaryEnum                               boundary,
+               FFTBackendEnum                             backend);
 
   /** The request both paths plan from: geometry, precision, the engine's page-locked bytes. */
   static PlannerType::Request
@@ -345,10 +350,10 @@ private:
   // one here and hands the superclass a pointer to the copy, never to the caller's object.
   CudaFFTConvolutionBoundaryConditions<TInputImage> m_BoundaryConditions{};
 
-  int                    m_GPUDevice{ -1 };
-  int                    m_LastGPUDevice{ -1 };
-  FFTBackendEnum         m_FFTBackend{ FFTBackendEnum::CUFFT }; // the constructor reads the environment
-  FFTBackendEnum         m_LastFFTBackend{ FFTBackendEnum::AUTO };
+  int            m_GPUDevice{ -1 };
+  int            m_LastGPUDevice{ -1 };
+  FFTBackendEnum m_FFTBackend{ FFTBackendEnum::CUFFT }; // the constructor reads the environment
+  FFTBackendEnum m_LastFFTBackend{ FFTBackendEnum::AUTO };
 
   std::unique_ptr<CudaFFTConvolutionEngine> m_Engine;
 

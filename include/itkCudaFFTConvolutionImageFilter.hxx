@@ -54,7 +54,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::SetFFTBackend(const std::string & name)
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::SetFFTBackend(
+  const std::string & name)
 {
   FFTBackendEnum backend{ m_FFTBackend };
   try
@@ -170,7 +171,7 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   }
   // ITK's own enum knows SAME and VALID only; it says SAME for FULL.
   Superclass::SetOutputRegionMode(mode == OutputRegionEnum::VALID ? OutputRegionModeEnum::VALID
-                                                                   : OutputRegionModeEnum::SAME);
+                                                                  : OutputRegionModeEnum::SAME);
   if (m_OutputRegion != mode)
   {
     m_OutputRegion = mode;
@@ -185,9 +186,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   const typename KernelImageType::SizeType & kernelSize,
   OutputRegionEnum                           mode,
   SizeValueType                              budget,
-  BoundaryEnum                               boundary)
+  BoundaryEnum                               boundary,
+  FFTBackendEnum                             backend)
 {
-  return PlanForSizes(imageSize, kernelSize, mode, budget, boundary).memory.Peak();
+  return PlanForSizes(imageSize, kernelSize, mode, budget, boundary, backend).memory.Peak();
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
@@ -197,7 +199,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   const typename KernelImageType::SizeType & kernelSize,
   OutputRegionEnum                           mode,
   SizeValueType                              budget,
-  BoundaryEnum                               boundary) -> PlanType
+  BoundaryEnum                               boundary,
+  FFTBackendEnum                             backend) -> PlanType
 {
   PlannerType::Box       image;
   PlannerType::SizeArray kernel{ { 1, 1, 1 } };
@@ -206,16 +209,17 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
     image.size[a] = imageSize[a];
     kernel[a] = kernelSize[a];
   }
-  const auto boxes = PlannerType::OutputRegion(mode, ImageDimension, image, kernel);
-  const auto planner = boundary == BoundaryEnum::PERIODIC   ? PlannerType::Boundary::Periodic
-                       : boundary == BoundaryEnum::CONSTANT ? PlannerType::Boundary::Constant
-                                                            : PlannerType::Boundary::ZeroFluxNeumann;
+  const auto           boxes = PlannerType::OutputRegion(mode, ImageDimension, image, kernel);
+  const auto           planner = boundary == BoundaryEnum::PERIODIC   ? PlannerType::Boundary::Periodic
+                                 : boundary == BoundaryEnum::CONSTANT ? PlannerType::Boundary::Constant
+                                                                      : PlannerType::Boundary::ZeroFluxNeumann;
   PlannerType::Request request = MakeRequest(image, image, kernel, boxes, planner);
   request.memoryBudget = budget;
   if (CudaFFTConvolutionEngine::DeviceAvailable())
   {
-    request.workArea = [](const PlannerType::SizeArray & fft, unsigned int dimension) {
-      return CudaFFTConvolutionEngine::WorkAreaBytes(fft, dimension, sizeof(InternalPrecisionType));
+    const auto engineBackend = CudaFFTConvolutionFilterSupport::ToEngine(backend);
+    request.workArea = [engineBackend](const PlannerType::SizeArray & fft, unsigned int dimension) {
+      return CudaFFTConvolutionEngine::WorkAreaBytes(fft, dimension, sizeof(InternalPrecisionType), engineBackend);
     };
   }
   try
@@ -230,11 +234,12 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 auto
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::MakeRequest(const PlannerType::Box &       inputLargest,
-                                                      const PlannerType::Box &       inputBuffered,
-                                                      const PlannerType::SizeArray & kernelSize,
-                                                      const PlannerType::Box &       output,
-                                                      PlannerType::Boundary          boundary) -> PlannerType::Request
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::MakeRequest(
+  const PlannerType::Box &       inputLargest,
+  const PlannerType::Box &       inputBuffered,
+  const PlannerType::SizeArray & kernelSize,
+  const PlannerType::Box &       output,
+  PlannerType::Boundary          boundary) -> PlannerType::Request
 {
   PlannerType::Request request;
   request.dimension = ImageDimension;
@@ -320,7 +325,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::GenerateInputRequestedRegion()
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::
+  GenerateInputRequestedRegion()
 {
   auto * input = const_cast<InputImageType *>(this->GetInput());
   auto * kernel = const_cast<KernelImageType *>(this->GetKernelImage());
@@ -361,7 +367,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 auto
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::KernelValues(std::vector<InternalPrecisionType> & storage) const -> const InternalPrecisionType *
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::KernelValues(
+  std::vector<InternalPrecisionType> & storage) const -> const InternalPrecisionType *
 {
   const KernelImageType * kernel = this->GetKernelImage();
   if (kernel->GetBufferedRegion() != kernel->GetLargestPossibleRegion())
@@ -403,8 +410,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
     m_LastComputeDevice = useGPU ? ComputeDeviceEnum::GPU : ComputeDeviceEnum::CPU;
     return; // e.g. VALID with a kernel larger than the image: nothing to compute
   }
-  InputPixelType       constant;
-  const auto           boundary = this->GetPlannerBoundary(constant);
+  InputPixelType constant;
+  const auto     boundary = this->GetPlannerBoundary(constant);
   m_BoundaryConstant = static_cast<InternalPrecisionType>(constant);
   PlannerType::Request request = MakeRequest(CudaFFTConvolutionFilterSupport::ToBox(input->GetLargestPossibleRegion()),
                                              CudaFFTConvolutionFilterSupport::ToBox(input->GetBufferedRegion()),
@@ -430,7 +437,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 bool
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::TryGPU(PlannerType::Request request, const InternalPrecisionType * input, InternalPrecisionType * output)
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::TryGPU(
+  PlannerType::Request          request,
+  const InternalPrecisionType * input,
+  InternalPrecisionType *       output)
 {
   try
   {
@@ -457,7 +467,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 auto
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PlanForGPU(PlannerType::Request & request) -> PlanType
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PlanForGPU(
+  PlannerType::Request & request) -> PlanType
 {
   // The staging threads obey ITK's thread settings.
   CudaFFTConvolutionFilterSupport::PrepareEngine(
@@ -488,7 +499,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunOnGPU(PlannerType::Request request, const InternalPrecisionType * input, InternalPrecisionType * output)
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunOnGPU(
+  PlannerType::Request          request,
+  const InternalPrecisionType * input,
+  InternalPrecisionType *       output)
 {
   PlanType plan = this->PlanForGPU(request);
   CudaFFTConvolutionMemoryPolicy::Run(
@@ -509,7 +523,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunPlanOnGPU(const PlanType & plan, const InternalPrecisionType * input, InternalPrecisionType * output)
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunPlanOnGPU(
+  const PlanType &              plan,
+  const InternalPrecisionType * input,
+  InternalPrecisionType *       output)
 {
   std::vector<InternalPrecisionType>                                kernelStorage;
   const InternalPrecisionType *                                     kernel = this->KernelValues(kernelStorage);
@@ -544,7 +561,9 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::AdoptPlan(const PlanType & plan, bool gpu)
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::AdoptPlan(
+  const PlanType & plan,
+  bool             gpu)
 {
   m_NumberOfTiles = plan.tiles.size();
   m_LastFFTSize = plan.fftSize;
@@ -577,7 +596,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunOnCPU(PlannerType::Request request, const InternalPrecisionType * input, InternalPrecisionType * output)
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunOnCPU(
+  PlannerType::Request          request,
+  const InternalPrecisionType * input,
+  InternalPrecisionType *       output)
 {
   using ForwardFFTType = RealToHalfHermitianForwardFFTImageFilter<InternalImageType, InternalComplexImageType>;
   auto forward = ForwardFFTType::New();
@@ -587,7 +609,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   }
   // The CPU plan bounds host FFT buffers: the caller's budget only, no device granularity, no
   // cuFFT plans, nothing page-locked.
-  request.greatestPrimeFactor = std::min<unsigned int>(7, static_cast<unsigned int>(forward->GetSizeGreatestPrimeFactor()));
+  request.greatestPrimeFactor =
+    std::min<unsigned int>(7, static_cast<unsigned int>(forward->GetSizeGreatestPrimeFactor()));
   request.memoryBudget = m_GPUMemoryBudget;
   request.allocationGranularity = 1;
   request.planDataBytes = 0;
@@ -620,7 +643,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::EnsureCPUSpectrum(const PlanType & plan)
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::EnsureCPUSpectrum(
+  const PlanType & plan)
 {
   using ForwardFFTType = RealToHalfHermitianForwardFFTImageFilter<InternalImageType, InternalComplexImageType>;
   std::vector<InternalPrecisionType> storage;
@@ -657,7 +681,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 auto
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::FFTRegion(const PlanType & plan) -> typename InternalImageType::RegionType
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::FFTRegion(
+  const PlanType & plan) -> typename InternalImageType::RegionType
 {
   typename InternalImageType::RegionType region;
   for (unsigned int a = 0; a < ImageDimension; ++a)
@@ -669,7 +694,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 auto
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::ShiftedKernel(const PlanType & plan, const InternalPrecisionType * kernel, double scale) const -> typename InternalImageType::Pointer
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::ShiftedKernel(
+  const PlanType &              plan,
+  const InternalPrecisionType * kernel,
+  double                        scale) const -> typename InternalImageType::Pointer
 {
   // The kernel at FFT size with its centre at the origin (ITK's inverse FFT carries 1/N).
   auto shifted = InternalImageType::New();
@@ -698,7 +726,10 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 auto
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PaddedTile(const PlanType & plan, const PlannerType::Tile & tile, const InternalPrecisionType * input) const -> typename InternalImageType::Pointer
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::PaddedTile(
+  const PlanType &              plan,
+  const PlannerType::Tile &     tile,
+  const InternalPrecisionType * input) const -> typename InternalImageType::Pointer
 {
   // The planner's axis maps say which source voxel (or the constant) each padded voxel holds.
   const auto         inputBox = CudaFFTConvolutionFilterSupport::ToBox(this->GetInput()->GetBufferedRegion());
@@ -735,7 +766,11 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
 void
-CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunTileOnCPU(const PlanType & plan, const PlannerType::Tile & tile, const InternalPrecisionType * input, InternalPrecisionType * output)
+CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::RunTileOnCPU(
+  const PlanType &              plan,
+  const PlannerType::Tile &     tile,
+  const InternalPrecisionType * input,
+  InternalPrecisionType *       output)
 {
   using ForwardFFTType = RealToHalfHermitianForwardFFTImageFilter<InternalImageType, InternalComplexImageType>;
   using InverseFFTType = HalfHermitianToRealInverseFFTImageFilter<InternalComplexImageType, InternalImageType>;
@@ -769,8 +804,8 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   {
     for (std::int64_t y = 0; y < static_cast<std::int64_t>(tile.output.size[1]); ++y)
     {
-      const std::int64_t outZ = tile.output.index[2] - outputBox.index[2] + z;
-      const std::int64_t outY = tile.output.index[1] - outputBox.index[1] + y;
+      const std::int64_t            outZ = tile.output.index[2] - outputBox.index[2] + z;
+      const std::int64_t            outY = tile.output.index[1] - outputBox.index[1] + y;
       const InternalPrecisionType * from = result + ((z + crop[2]) * f1 + y + crop[1]) * f0 + crop[0];
       std::copy(from, from + tile.output.size[0], output + (outZ * o1 + outY) * o0 + x);
     }
@@ -792,14 +827,13 @@ CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternal
   os << indent << "LastEstimatedGPUMemory: " << m_LastEstimatedGPUMemory << std::endl;
   os << indent << "LastFFTSize: [" << m_LastFFTSize[0] << ", " << m_LastFFTSize[1] << ", " << m_LastFFTSize[2] << "]"
      << std::endl;
-  os << indent << "BoundaryConstant: " << static_cast<typename NumericTraits<InternalPrecisionType>::PrintType>(m_BoundaryConstant)
-     << std::endl;
+  os << indent << "BoundaryConstant: "
+     << static_cast<typename NumericTraits<InternalPrecisionType>::PrintType>(m_BoundaryConstant) << std::endl;
   const BoundaryConditionType * condition = this->GetBoundaryCondition();
   const bool                    owned = m_BoundaryConditions.Owns(condition);
   os << indent << "BoundaryConditionOwned: " << (owned ? "true" : "false (the caller's object)") << std::endl;
   os << indent << "ConstantBoundaryConditionConstant: "
-     << static_cast<typename NumericTraits<InputPixelType>::PrintType>(m_BoundaryConditions.GetConstant())
-     << std::endl;
+     << static_cast<typename NumericTraits<InputPixelType>::PrintType>(m_BoundaryConditions.GetConstant()) << std::endl;
   os << indent << "GPUDevice: " << m_GPUDevice << std::endl;
   os << indent << "LastGPUDevice: " << m_LastGPUDevice << std::endl;
   os << indent << "FFTBackend: " << m_FFTBackend << std::endl;

@@ -96,13 +96,13 @@ public:
 };
 
 extern CudaFFTConvolution_EXPORT std::ostream &
-                                 operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::OutputRegion value);
+operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::OutputRegion value);
 extern CudaFFTConvolution_EXPORT std::ostream &
-                                 operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::ComputeDevice value);
+operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::ComputeDevice value);
 extern CudaFFTConvolution_EXPORT std::ostream &
-                                 operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::Boundary value);
+operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::Boundary value);
 extern CudaFFTConvolution_EXPORT std::ostream &
-                                 operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::FFTBackend value);
+operator<<(std::ostream & out, const CudaFFTConvolutionImageFilterEnums::FFTBackend value);
 } // namespace itk
 
 #endif

@@ -60,7 +60,8 @@ public:
     std::uint64_t freeBytes = 0;
     std::uint64_t totalBytes = 0;
     Engine::DeviceMemory(freeBytes, totalBytes, device);
-    return CudaFFTConvolutionPlanner::DefaultMemoryBudget(freeBytes, engine != nullptr ? engine->AllocatedDeviceBytes() : 0);
+    return CudaFFTConvolutionPlanner::DefaultMemoryBudget(freeBytes,
+                                                          engine != nullptr ? engine->AllocatedDeviceBytes() : 0);
   }
 
   /** After a failed allocation: frees what \a engine holds and returns the next budget;

@@ -94,6 +94,7 @@ public:
     double        workingDistance{ 150 };        // Gibson-Lanni: immersion thickness by design
   };
 
+#if !defined(ITK_WRAPPING_PARSER) // Parameters is not wrapped: Python uses MicroscopePSFImageSource
   /** "" when \a parameters describe a PSF that can be computed, else what is wrong with them. */
   static std::string
   Check(const Parameters & parameters);
@@ -109,6 +110,7 @@ public:
   /** The number of voxels of the PSF \a parameters describe (0 if Check finds fault). */
   static std::uint64_t
   NumberOfVoxels(const Parameters & parameters);
+#endif
 
   /** "born-wolf" / "gibson-lanni"; ParseModel throws std::invalid_argument for other names. */
   static const char *

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up (ITK build tree, module, command-line tool) and runs the demo: the originating notebook's
-# phantom (three spheres of radius 50 in 128x512x512) convolved with a Gaussian-beam widefield PSF
-# (128x256x256) in SAME, VALID and FULL, on the GPU where there is one, else on the CPU. The tool
+# phantom (three spheres of radius 50 in 128x512x512) convolved with a widefield PSF (Gibson-Lanni,
+# 128x256x256) in SAME, VALID and FULL, on the GPU where there is one, else on the CPU. The tool
 # prints where the time went (generate, convolve with the device and tiles, write).
 #   scripts/demo.sh [OUTDIR] [extra CudaFFTConvolution options, e.g. --demo-scale 4]
 set -euo pipefail

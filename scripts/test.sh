@@ -5,16 +5,18 @@
 #  - the pip package (python/): its wheel built once, installed into a fresh virtual environment
 #    with PyPI's itk-core, its tests and example notebook run there;
 #  - against the newest ITK 5.4.x source package the archive offers (C++), when there is one;
-#  - the host code again with AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
+#  - the host code again with AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer;
+#  - first of all, the C++ and CUDA sources against .clang-format (ITK's style).
 # GPU tests run where a CUDA device is present and are reported as skipped elsewhere.
-#   scripts/test.sh [cxx-5.2.1 python-package python-5.2.1 cxx-5.4 sanitizers]     default: all five
+#   scripts/test.sh [format cxx-5.2.1 python-package python-5.2.1 cxx-5.4 sanitizers]     default: all six
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(cxx-5.2.1 python-5.2.1 python-package sanitizers cxx-5.4)
+stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(format cxx-5.2.1 python-5.2.1 python-package sanitizers cxx-5.4)
 status=0
 for stage in "${stages[@]}"; do
   echo "=== $stage ($(date +%T))"
   case "$stage" in
+    format) "$repo/scripts/install-deps.sh" && "$repo/scripts/check-format.sh" || status=1; continue ;;
     sanitizers) "$repo/scripts/test-sanitizers.sh" || status=1; continue ;;
     python-package) "$repo/scripts/test-python-package.sh" || status=1; continue ;;
     python-*) flavour=python; version=${stage#python-} ;;

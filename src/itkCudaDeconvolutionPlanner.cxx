@@ -299,8 +299,8 @@ double
 Predict(const Planner::Request & request, const Planner::SizeArray & grid, double tiles, double hostVoxels)
 {
   const Planner::CostModel & cost = request.cost;
-  const double voxels = static_cast<double>(grid[0]) * static_cast<double>(grid[1]) * static_cast<double>(grid[2]);
-  const double fft = cost.fftSecondsPerVoxelLog2 * voxels * std::log2(std::max(voxels, 2.0));
+  const double    voxels = static_cast<double>(grid[0]) * static_cast<double>(grid[1]) * static_cast<double>(grid[2]);
+  const double    fft = cost.fftSecondsPerVoxelLog2 * voxels * std::log2(std::max(voxels, 2.0));
   const FFTCounts counts = CountFFTs(request);
   const double    iterations = Planner::IsIterative(request.algorithm) ? request.iterations : 1.0;
   const double    perTile = iterations * (counts.perIteration * fft + cost.elementwiseSecondsPerVoxel * voxels) +
@@ -348,8 +348,9 @@ CheapestTiling(const Planner::Request & request, const Planner::SizeArray & halo
       }
     }
   }
-  std::sort(candidates.begin(), candidates.end(),
-            [](const Candidate & a, const Candidate & b) { return a.seconds < b.seconds; });
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate & a, const Candidate & b) {
+    return a.seconds < b.seconds;
+  });
   // Buffers first (cheap), then the FFT library's work area, only for those the buffers allow.
   Planner::Request buffersOnly = request;
   buffersOnly.workArea = [](const Planner::SizeArray &, unsigned int) { return std::uint64_t{ 0 }; };
@@ -401,8 +402,9 @@ CudaDeconvolutionPlanner::GridSize(const Request & request, const SizeArray & da
     std::uint64_t       needed = dataSize[axis] + k - 1;
     if (request.edges == Edges::BoundaryCondition)
     {
-      needed = request.itkPadding == ItkPadding::KernelSize ? dataSize[axis] + k
-                                                            : dataSize[axis] + 2 * static_cast<std::uint64_t>(Radius(k));
+      needed = request.itkPadding == ItkPadding::KernelSize
+                 ? dataSize[axis] + k
+                 : dataSize[axis] + 2 * static_cast<std::uint64_t>(Radius(k));
     }
     grid[axis] = Geometry::NextSmoothSize(needed, request.greatestPrimeFactor);
   }
@@ -426,9 +428,9 @@ CudaDeconvolutionPlanner::EstimateMemory(const Request & request, const SizeArra
   const std::uint64_t g = request.allocationGranularity;
   const std::uint64_t volume =
     RoundUp(Geometry::NumberOfSpectrumElements(gridSize) * 2 * request.elementSize, g); // the in-place layout
-  const bool          iterative = IsIterative(request.algorithm);
-  const bool          landweber = request.algorithm == Algorithm::Landweber ||
-                         request.algorithm == Algorithm::ProjectedLandweber;
+  const bool iterative = IsIterative(request.algorithm);
+  const bool landweber =
+    request.algorithm == Algorithm::Landweber || request.algorithm == Algorithm::ProjectedLandweber;
   MemoryEstimate memory;
   memory.fftBuffer = volume;
   memory.transferFunction = volume;
@@ -438,13 +440,15 @@ CudaDeconvolutionPlanner::EstimateMemory(const Request & request, const SizeArra
   memory.weights = iterative && request.edges == Edges::NonCirculant ? volume : 0;
   memory.acceleration = request.accelerate ? 2 * volume : 0;
   memory.regularization = request.totalVariation && !request.accelerate ? volume : 0;
-  memory.workArea = RoundUp(std::max<std::uint64_t>(request.workArea ? request.workArea(gridSize, request.dimension)
-                                                                     : Geometry::ModelWorkArea(gridSize, request.elementSize),
-                                                    1),
-                            g);
+  memory.workArea =
+    RoundUp(std::max<std::uint64_t>(request.workArea ? request.workArea(gridSize, request.dimension)
+                                                     : Geometry::ModelWorkArea(gridSize, request.elementSize),
+                                    1),
+            g);
   memory.planData = request.planDataBytes;
   // The axis maps, then the statistics: 64 slots of 8 doubles (the engine's StatisticSlots).
-  memory.axisMaps = RoundUp((gridSize[0] + gridSize[1] + gridSize[2]) * sizeof(std::int64_t) + 64 * 8 * sizeof(double), g);
+  memory.axisMaps =
+    RoundUp((gridSize[0] + gridSize[1] + gridSize[2]) * sizeof(std::int64_t) + 64 * 8 * sizeof(double), g);
   const std::uint64_t kernelVoxels = request.kernelSize[0] * request.kernelSize[1] * request.kernelSize[2];
   memory.kernelUpload = RoundUp(kernelVoxels * request.elementSize + 2 * sizeof(double), g);
   return memory;
@@ -506,9 +510,9 @@ CudaDeconvolutionPlanner::EnergyHalo(const EnergyProfiles & profiles,
     // times the square root of the iterations, twice).
     const double core = static_cast<double>(EnergyRadius(profile, total, 0.5));
     const double spread = 2.0 * core * std::sqrt(static_cast<double>(std::max(iterations, 1U)));
-    // Never more than the default 2K (the widest halo measured, README).
-    halo[axis] = std::min<std::uint64_t>(2 * static_cast<std::uint64_t>(reach) + static_cast<std::uint64_t>(std::ceil(spread)),
-                                         2 * profile.size());
+    // Never more than the default 2K (the widest halo measured, docs/deconvolution.md).
+    halo[axis] = std::min<std::uint64_t>(
+      2 * static_cast<std::uint64_t>(reach) + static_cast<std::uint64_t>(std::ceil(spread)), 2 * profile.size());
   }
   return halo;
 }
@@ -520,9 +524,9 @@ CudaDeconvolutionPlanner::ResolveHalo(const Request & request)
   // kernel's, and they keep 2K.
   const bool fromEnergy =
     IsIterative(request.algorithm) && request.haloEnergyFraction > 0.0 && !request.kernelEnergy[0].empty();
-  const SizeArray energy = fromEnergy ? EnergyHalo(request.kernelEnergy, request.dimension, request.haloEnergyFraction,
-                                                   request.iterations)
-                                      : DefaultHalo(request.kernelSize, request.dimension);
+  const SizeArray energy =
+    fromEnergy ? EnergyHalo(request.kernelEnergy, request.dimension, request.haloEnergyFraction, request.iterations)
+               : DefaultHalo(request.kernelSize, request.dimension);
   SizeArray halo{ { 0, 0, 0 } };
   for (unsigned int axis = 0; axis < request.dimension; ++axis)
   {
@@ -603,7 +607,7 @@ CudaDeconvolutionPlanner::AxisDataMap(const Plan & plan, const Tile & tile, unsi
     }
     // ITK: the data extended by `inner` with the boundary condition, that block extended to the
     // grid with the boundary condition again (which differs for a periodic boundary).
-    const ParityAxis   parity = Parity(plan.itkPadding, plan.gridSize[axis], tile.data.size[axis], plan.kernelSize[axis]);
+    const ParityAxis parity = Parity(plan.itkPadding, plan.gridSize[axis], tile.data.size[axis], plan.kernelSize[axis]);
     const std::int64_t q = Extend(p - parity.below, parity.padded, plan.boundary);
     map[p] = q < 0 ? -1 : Extend(q - parity.inner, n, plan.boundary);
   }

@@ -37,7 +37,12 @@ using namespace CudaFFTConvolutionCuda;
 
 /** Makes a plan for an in-place real transform of an FFT size (cuFFT's slowest axis first). */
 void
-MakePlan(cufftHandle plan, const SizeArray & fft, unsigned int dimension, unsigned int elementSize, bool forward, std::size_t & workBytes)
+MakePlan(cufftHandle       plan,
+         const SizeArray & fft,
+         unsigned int      dimension,
+         unsigned int      elementSize,
+         bool              forward,
+         std::size_t &     workBytes)
 {
   long long n[3];
   long long realEmbed[3];

@@ -78,16 +78,26 @@ CudaFFTConvolutionEngine::Deconvolve(const DeconvolutionPlan &        plan,
     ActiveRun                active(engine.m_ActiveDeconvolution, engine.m_ActiveElementSize, &run, sizeof(TValue));
     run.Prepare(kernel);
     const auto load = [&](const CudaDeconvolutionPlanner::Tile & tile) {
-      CudaFFTConvolutionStaging::Transfer upload{ const_cast<TValue *>(input.data), input.region, tile.data, sizeof(TValue), run.DataBuffer() };
+      CudaFFTConvolutionStaging::Transfer upload{
+        const_cast<TValue *>(input.data), input.region, tile.data, sizeof(TValue), run.DataBuffer()
+      };
       engine.m_Staging.Move(&upload, engine.m_Upload, nullptr, engine.m_Download, *engine.m_Workers);
       CUDAFFT_CHECK(cudaEventRecord(engine.m_InputReady[0], engine.m_Upload));
       CUDAFFT_CHECK(cudaStreamWaitEvent(run.Stream(), engine.m_InputReady[0], 0));
     };
-    const auto store = [&](const CudaDeconvolutionPlanner::Tile & tile, const TValue * estimate, const Planner::IndexArray & offset) {
-      CopyBox<TValue>(estimate, plan.gridSize, offset, run.DataBuffer(), tile.output.size, tile.output.size, run.Stream(), run.GridLayout().pitch);
-      CUDAFFT_CHECK(cudaStreamSynchronize(run.Stream()));
-      run.Download(output, run.DataBuffer());
-    };
+    const auto store =
+      [&](const CudaDeconvolutionPlanner::Tile & tile, const TValue * estimate, const Planner::IndexArray & offset) {
+        CopyBox<TValue>(estimate,
+                        plan.gridSize,
+                        offset,
+                        run.DataBuffer(),
+                        tile.output.size,
+                        tile.output.size,
+                        run.Stream(),
+                        run.GridLayout().pitch);
+        CUDAFFT_CHECK(cudaStreamSynchronize(run.Stream()));
+        run.Download(output, run.DataBuffer());
+      };
     for (std::size_t t = 0; t < plan.tiles.size(); ++t)
     {
       run.RunTile(t, load, store);
@@ -137,10 +147,12 @@ CudaFFTConvolutionEngine::DeconvolveOnDevice(const DeconvolutionPlan &          
       }
       CopyBox<TValue>(input.data, input.region.size, at, run.DataBuffer(), tile.data.size, tile.data.size, stream);
     };
-    const auto store = [&](const CudaDeconvolutionPlanner::Tile & tile, const TValue * estimate, const Planner::IndexArray & offset) {
-      TValue * to = output.data + Impl::Offset(output.region, tile.output.index);
-      CopyBox<TValue>(estimate, plan.gridSize, offset, to, output.region.size, tile.output.size, stream, run.GridLayout().pitch);
-    };
+    const auto store =
+      [&](const CudaDeconvolutionPlanner::Tile & tile, const TValue * estimate, const Planner::IndexArray & offset) {
+        TValue * to = output.data + Impl::Offset(output.region, tile.output.index);
+        CopyBox<TValue>(
+          estimate, plan.gridSize, offset, to, output.region.size, tile.output.size, stream, run.GridLayout().pitch);
+      };
     for (std::size_t t = 0; t < plan.tiles.size(); ++t)
     {
       run.RunTile(t, load, store);
@@ -175,13 +187,13 @@ CudaFFTConvolutionEngine::LastIterations() const
 }
 
 #define CUDAFFT_INSTANTIATE_DECONVOLUTION(T)                                                                     \
-  template CudaFFTConvolution_EXPORT void CudaFFTConvolutionEngine::Deconvolve<T>(const DeconvolutionPlan &,        \
-                                                                                 const HostBuffer<const T> &,     \
-                                                                                 const HostBuffer<T> &,           \
-                                                                                 const KernelValues<T> &,         \
-                                                                                 const DeconvolutionSettings &,   \
-                                                                                 const IterationFunction &);      \
-  template CudaFFTConvolution_EXPORT void CudaFFTConvolutionEngine::DeconvolveOnDevice<T>(                          \
+  template CudaFFTConvolution_EXPORT void CudaFFTConvolutionEngine::Deconvolve<T>(const DeconvolutionPlan &,     \
+                                                                                  const HostBuffer<const T> &,   \
+                                                                                  const HostBuffer<T> &,         \
+                                                                                  const KernelValues<T> &,       \
+                                                                                  const DeconvolutionSettings &, \
+                                                                                  const IterationFunction &);    \
+  template CudaFFTConvolution_EXPORT void CudaFFTConvolutionEngine::DeconvolveOnDevice<T>(                       \
     const DeconvolutionPlan &,                                                                                   \
     const DeviceBuffer<const T> &,                                                                               \
     const DeviceBuffer<T> &,                                                                                     \

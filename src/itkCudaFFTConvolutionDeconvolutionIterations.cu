@@ -63,7 +63,8 @@ template <typename T>
 void
 CudaFFTConvolutionEngine::DeconvolutionRun<T>::CopyGrid(void * to, const void * from)
 {
-  CUDAFFT_CHECK(cudaMemcpyAsync(to, from, static_cast<std::uint64_t>(m_SpectrumElements) * 2 * sizeof(T), cudaMemcpyDeviceToDevice, m_Stream));
+  CUDAFFT_CHECK(cudaMemcpyAsync(
+    to, from, static_cast<std::uint64_t>(m_SpectrumElements) * 2 * sizeof(T), cudaMemcpyDeviceToDevice, m_Stream));
 }
 
 template <typename T>
@@ -105,7 +106,8 @@ CudaFFTConvolutionEngine::DeconvolutionRun<T>::Initialize()
     FoldStatistics();
     const RowLaunch launch = GridLaunch(m_Layout, LightRowsPerThread);
     CUDAFFT_CHECK(cudaMemsetAsync(Grid(), 0, bytes, m_Stream));
-    DataMask<T><<<launch.grid, launch.block, 0, m_Stream>>>(Grid(), m_Layout, static_cast<const long long *>(m_Engine.m_GridMaps.pointer));
+    DataMask<T><<<launch.grid, launch.block, 0, m_Stream>>>(
+      Grid(), m_Layout, static_cast<const long long *>(m_Engine.m_GridMaps.pointer));
     CheckLaunch("DataMask");
     const CudaFFTConvolutionFFT::Box data = DataBox();
     Blur(true, &data);
@@ -140,17 +142,17 @@ CudaFFTConvolutionEngine::DeconvolutionRun<T>::RichardsonLucyIteration(bool meas
   const T         lambda = static_cast<T>(m_Plan.totalVariation ? m_Settings.totalVariation : 0.0);
   const T *       weights = nonCirculant ? static_cast<const T *>(m_Engine.m_Weights.pointer) : nullptr;
   // Non-circulant: the ratio is zero outside the data and reads the blurred estimate only there.
-  const CudaFFTConvolutionFFT::Box data = DataBox();
+  const CudaFFTConvolutionFFT::Box   data = DataBox();
   const CudaFFTConvolutionFFT::Box * live = nonCirculant ? &data : nullptr;
   Blur(false, nullptr, live);
   RichardsonLucyRatio<T><<<light.grid, light.block, 0, m_Stream>>>(Grid(),
-                                                                     m_Layout,
-                                                                     Data(),
-                                                                     static_cast<T>(m_Settings.constant),
-                                                                     nonCirculant,
-                                                                     static_cast<T>(m_Settings.divisionThreshold),
-                                                                     static_cast<T>(m_Settings.background),
-                                                                     measure ? m_Statistics : nullptr);
+                                                                   m_Layout,
+                                                                   Data(),
+                                                                   static_cast<T>(m_Settings.constant),
+                                                                   nonCirculant,
+                                                                   static_cast<T>(m_Settings.divisionThreshold),
+                                                                   static_cast<T>(m_Settings.background),
+                                                                   measure ? m_Statistics : nullptr);
   CheckLaunch("RichardsonLucyRatio");
   Blur(true, live);
   if (lambda != T(0))
@@ -180,8 +182,8 @@ CudaFFTConvolutionEngine::DeconvolutionRun<T>::Update(const RowLaunch & launch, 
     return;
   }
   T * next = TotalVariation ? m_XNext : m_X;
-  RichardsonLucyUpdate<T, TotalVariation><<<launch.grid, launch.block, 0, m_Stream>>>(
-    m_X, next, Grid(), weights, m_Layout, lambda, m_Statistics);
+  RichardsonLucyUpdate<T, TotalVariation>
+    <<<launch.grid, launch.block, 0, m_Stream>>>(m_X, next, Grid(), weights, m_Layout, lambda, m_Statistics);
   CheckLaunch("RichardsonLucyUpdate");
   if (TotalVariation)
   {
@@ -220,11 +222,12 @@ CudaFFTConvolutionEngine::DeconvolutionRun<T>::ReadStatistics(IterationReport & 
   {
     FoldStatistics();
   }
-  CUDAFFT_CHECK(cudaMemcpyAsync(host, m_Statistics, NumberOfStatistics * sizeof(double), cudaMemcpyDeviceToHost, m_Stream));
+  CUDAFFT_CHECK(
+    cudaMemcpyAsync(host, m_Statistics, NumberOfStatistics * sizeof(double), cudaMemcpyDeviceToHost, m_Stream));
   CUDAFFT_CHECK(cudaStreamSynchronize(m_Stream));
   const bool richardsonLucy = m_Plan.algorithm == Algorithm::RichardsonLucy;
-  report.relativeChange = richardsonLucy && host[Magnitude] > 0 ? host[Change] / host[Magnitude]
-                                                                : std::numeric_limits<double>::quiet_NaN();
+  report.relativeChange =
+    richardsonLucy && host[Magnitude] > 0 ? host[Change] / host[Magnitude] : std::numeric_limits<double>::quiet_NaN();
   report.divergence = richardsonLucy && Measuring() ? host[Divergence] : std::numeric_limits<double>::quiet_NaN();
 }
 

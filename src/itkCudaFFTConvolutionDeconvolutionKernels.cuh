@@ -37,12 +37,12 @@ using CudaFFTConvolutionKernels::ThreadsPerBlock;
 /** Slots of the statistics a deconvolution iteration accumulates on the device. */
 enum Statistic
 {
-  Divergence = 0,     //!< I-divergence of the data from the blurred estimate
-  Change = 1,         //!< sum |x_k+1 - x_k|
-  Magnitude = 2,      //!< sum |x_k|
-  StepProduct = 3,    //!< Biggs-Andrews: sum g_k g_k-1
-  StepSquare = 4,     //!< Biggs-Andrews: sum g_k-1 g_k-1
-  DataSum = 5,        //!< sum of the data (the non-circulant initial estimate)
+  Divergence = 0,  //!< I-divergence of the data from the blurred estimate
+  Change = 1,      //!< sum |x_k+1 - x_k|
+  Magnitude = 2,   //!< sum |x_k|
+  StepProduct = 3, //!< Biggs-Andrews: sum g_k g_k-1
+  StepSquare = 4,  //!< Biggs-Andrews: sum g_k-1 g_k-1
+  DataSum = 5,     //!< sum of the data (the non-circulant initial estimate)
   NumberOfStatistics = 8
 };
 
@@ -64,7 +64,8 @@ GridLaunch(const FFTLayout & layout, unsigned int rowsPerThread = 1)
   {
     launch.grid.x = 1;
     const long long rowsPerBlock = static_cast<long long>(launch.block.y) * rowsPerThread;
-    launch.grid.y = static_cast<unsigned int>(std::min<long long>((layout.f1 + rowsPerBlock - 1) / rowsPerBlock, 65535));
+    launch.grid.y =
+      static_cast<unsigned int>(std::min<long long>((layout.f1 + rowsPerBlock - 1) / rowsPerBlock, 65535));
   }
   return launch;
 }
@@ -132,20 +133,20 @@ FoldStatistics(double * statistics)
 
 /** The grid's voxels, each loop grid-strided (GridLaunch gives a thread about one voxel): body
  * sees p0, p1, p2 and p, the voxel's index in the in-place layout. */
-#define CUDAFFT_FOR_EACH_VOXEL(layout, body)                                                                   \
-  for (long long p2 = blockIdx.z; p2 < (layout).f2; p2 += gridDim.z)                                           \
-  {                                                                                                            \
-    for (long long p1 = blockIdx.y * static_cast<long long>(blockDim.y) + threadIdx.y; p1 < (layout).f1;       \
-         p1 += static_cast<long long>(gridDim.y) * blockDim.y)                                                 \
-    {                                                                                                          \
-      const long long rowStart = (p2 * (layout).f1 + p1) * (layout).pitch;                                     \
-      for (long long p0 = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; p0 < (layout).f0;     \
-           p0 += static_cast<long long>(gridDim.x) * blockDim.x)                                               \
-      {                                                                                                        \
-        const long long p = rowStart + p0;                                                                     \
-        body                                                                                                   \
-      }                                                                                                        \
-    }                                                                                                          \
+#define CUDAFFT_FOR_EACH_VOXEL(layout, body)                                                               \
+  for (long long p2 = blockIdx.z; p2 < (layout).f2; p2 += gridDim.z)                                       \
+  {                                                                                                        \
+    for (long long p1 = blockIdx.y * static_cast<long long>(blockDim.y) + threadIdx.y; p1 < (layout).f1;   \
+         p1 += static_cast<long long>(gridDim.y) * blockDim.y)                                             \
+    {                                                                                                      \
+      const long long rowStart = (p2 * (layout).f1 + p1) * (layout).pitch;                                 \
+      for (long long p0 = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; p0 < (layout).f0; \
+           p0 += static_cast<long long>(gridDim.x) * blockDim.x)                                           \
+      {                                                                                                    \
+        const long long p = rowStart + p0;                                                                 \
+        body                                                                                               \
+      }                                                                                                    \
+    }                                                                                                      \
   }
 
 /** Where the tile's data lie on the grid: per-axis maps (offset in the data block or -1), the
@@ -236,8 +237,8 @@ TotalVariationFactor(const T * x, const FFTLayout & layout, long long p0, long l
   const long long p = p2 * stride[2] + p1 * stride[1] + p0;
   // Normalised forward gradient at q, component `axis`.
   auto component = [&](long long q, const long long * position, unsigned int axis) -> T {
-    T    g[3] = { 0, 0, 0 };
-    T    norm = T(1e-6);
+    T g[3] = { 0, 0, 0 };
+    T norm = T(1e-6);
     for (unsigned int a = 0; a < 3; ++a)
     {
       g[a] = position[a] + 1 < extent[a] ? x[q + stride[a]] - x[q] : T(0);
@@ -357,7 +358,11 @@ AcceleratedStep(const T * __restrict__ extrapolated,
  * y = max(x_new + alpha (x_new - x_k), 0); x_k becomes x_new, y goes to the FFT buffer. */
 template <typename T>
 __global__ void
-Extrapolate(T * __restrict__ extrapolated, T * __restrict__ previous, T * __restrict__ grid, FFTLayout layout, const double * statistics)
+Extrapolate(T * __restrict__ extrapolated,
+            T * __restrict__ previous,
+            T * __restrict__ grid,
+            FFTLayout      layout,
+            const double * statistics)
 {
   const double square = statistics[StepSquare];
   const double ratio = square > 0 ? statistics[StepProduct] / square : 0.0;
@@ -480,16 +485,20 @@ DataMask(T * __restrict__ grid, FFTLayout layout, const long long * __restrict__
 {
   const long long * map1 = maps + layout.f0;
   const long long * map2 = map1 + layout.f1;
-  CUDAFFT_FOR_EACH_VOXEL(layout, {
-    grid[p] = (maps[p0] >= 0 && map1[p1] >= 0 && map2[p2] >= 0) ? T(1) : T(0);
-  })
+  CUDAFFT_FOR_EACH_VOXEL(layout, { grid[p] = (maps[p0] >= 0 && map1[p1] >= 0 && map2[p2] >= 0) ? T(1) : T(0); })
 }
 
 /** weights = 1 / (H^T 1) where that is above \p threshold, else 0; the initial estimate is
  * \p start where the weight is not 0 (also into the FFT buffer). */
 template <typename T>
 __global__ void
-MakeWeights(T * __restrict__ weights, T * __restrict__ estimate, T * __restrict__ grid, FFTLayout layout, T threshold, const double * statistics, double dataVoxels)
+MakeWeights(T * __restrict__ weights,
+            T * __restrict__ estimate,
+            T * __restrict__ grid,
+            FFTLayout      layout,
+            T              threshold,
+            const double * statistics,
+            double         dataVoxels)
 {
   const T start = static_cast<T>(statistics[DataSum] / dataVoxels);
   CUDAFFT_FOR_EACH_VOXEL(layout, {

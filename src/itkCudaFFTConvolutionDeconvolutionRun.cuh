@@ -42,14 +42,14 @@ using namespace CudaFFTConvolutionDeconvolutionKernels;
 /** Copies a t0 x t1 x t2 box between pitched buffers (CropTile with a source layout). */
 template <typename T>
 void
-CopyBox(const T *                                  source,
-        const CudaFFTConvolutionPlanner::SizeArray & sourceSize,
+CopyBox(const T *                                     source,
+        const CudaFFTConvolutionPlanner::SizeArray &  sourceSize,
         const CudaFFTConvolutionPlanner::IndexArray & at,
-        T *                                        destination,
-        const CudaFFTConvolutionPlanner::SizeArray & destinationSize,
-        const CudaFFTConvolutionPlanner::SizeArray & box,
-        cudaStream_t                               stream,
-        long long                                  sourcePitch = 0);
+        T *                                           destination,
+        const CudaFFTConvolutionPlanner::SizeArray &  destinationSize,
+        const CudaFFTConvolutionPlanner::SizeArray &  box,
+        cudaStream_t                                  stream,
+        long long                                     sourcePitch = 0);
 } // namespace CudaFFTConvolutionDeconvolutionDetail
 
 using namespace CudaFFTConvolutionDeconvolutionDetail;

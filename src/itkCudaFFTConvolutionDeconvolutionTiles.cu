@@ -40,21 +40,22 @@ namespace CudaFFTConvolutionDeconvolutionDetail
 {
 template <typename T>
 void
-CopyBox(const T *                                  source,
-        const CudaFFTConvolutionPlanner::SizeArray & sourceSize,
+CopyBox(const T *                                     source,
+        const CudaFFTConvolutionPlanner::SizeArray &  sourceSize,
         const CudaFFTConvolutionPlanner::IndexArray & at,
-        T *                                        destination,
-        const CudaFFTConvolutionPlanner::SizeArray & destinationSize,
-        const CudaFFTConvolutionPlanner::SizeArray & box,
-        cudaStream_t                               stream,
-        long long                                  sourcePitch)
+        T *                                           destination,
+        const CudaFFTConvolutionPlanner::SizeArray &  destinationSize,
+        const CudaFFTConvolutionPlanner::SizeArray &  box,
+        cudaStream_t                                  stream,
+        long long                                     sourcePitch)
 {
   FFTLayout layout;
   layout.f0 = static_cast<long long>(sourceSize[0]);
   layout.f1 = static_cast<long long>(sourceSize[1]);
   layout.f2 = static_cast<long long>(sourceSize[2]);
   layout.pitch = sourcePitch != 0 ? sourcePitch : layout.f0;
-  const RowLaunch launch = RowsOf(static_cast<long long>(box[0]), static_cast<long long>(box[1]), static_cast<long long>(box[2]));
+  const RowLaunch launch =
+    RowsOf(static_cast<long long>(box[0]), static_cast<long long>(box[1]), static_cast<long long>(box[2]));
   CropTile<T><<<launch.grid, launch.block, 0, stream>>>(source,
                                                         layout,
                                                         at[0],
@@ -99,7 +100,7 @@ CudaFFTConvolutionEngine::DeconvolutionRun<T>::Prepare(const KernelValues<T> & k
   m_Engine.PrepareTransform(m_Transform, sizeof(T), m_Stream);
   m_Engine.template EnsureSpectrum<T>(m_Transform, kernel, m_Settings.normalize, m_Stream);
   const std::uint64_t volume = static_cast<std::uint64_t>(m_SpectrumElements) * 2 * sizeof(T);
-  const bool richardsonLucy = m_Plan.algorithm == Algorithm::RichardsonLucy;
+  const bool          richardsonLucy = m_Plan.algorithm == Algorithm::RichardsonLucy;
   const bool landweber = m_Plan.algorithm == Algorithm::Landweber || m_Plan.algorithm == Algorithm::ProjectedLandweber;
   const bool nonCirculant = m_Plan.edges == DeconvolutionPlanner::Edges::NonCirculant;
   Need(m_Engine.m_Estimate, richardsonLucy, volume, "estimate");
@@ -110,7 +111,10 @@ CudaFFTConvolutionEngine::DeconvolutionRun<T>::Prepare(const KernelValues<T> & k
   Need(m_Engine.m_Step, m_Plan.accelerate, volume, "previous step");
   Need(m_Engine.m_Data, true, std::max<std::uint64_t>(m_Plan.maxDataVoxels, 1) * sizeof(T), "data");
   m_MapValues = m_Plan.gridSize[0] + m_Plan.gridSize[1] + m_Plan.gridSize[2];
-  Need(m_Engine.m_GridMaps, true, m_MapValues * sizeof(long long) + StatisticSlots * NumberOfStatistics * sizeof(double), "maps");
+  Need(m_Engine.m_GridMaps,
+       true,
+       m_MapValues * sizeof(long long) + StatisticSlots * NumberOfStatistics * sizeof(double),
+       "maps");
   Impl::AllocatePinned(m_Engine.m_HostMaps[0], m_MapValues * sizeof(long long));
   Impl::AllocatePinned(m_Engine.m_HostStatistics, NumberOfStatistics * sizeof(double));
   m_Statistics = reinterpret_cast<double *>(static_cast<long long *>(m_Engine.m_GridMaps.pointer) + m_MapValues);
@@ -206,7 +210,14 @@ CudaFFTConvolutionEngine::DeconvolutionRun<T>::CopyEstimate(const HostBuffer<T> 
   try
   {
     m_Engine.Allocate(block, m_Tile->output.NumberOfVoxels() * sizeof(T), "current estimate");
-    CopyBox<T>(CurrentEstimate(), m_Plan.gridSize, OutputOffset(), static_cast<T *>(block.pointer), m_Tile->output.size, m_Tile->output.size, m_Stream, m_Layout.pitch);
+    CopyBox<T>(CurrentEstimate(),
+               m_Plan.gridSize,
+               OutputOffset(),
+               static_cast<T *>(block.pointer),
+               m_Tile->output.size,
+               m_Tile->output.size,
+               m_Stream,
+               m_Layout.pitch);
     CUDAFFT_CHECK(cudaStreamSynchronize(m_Stream));
     Download(output, block.pointer);
   }
@@ -242,7 +253,8 @@ CudaFFTConvolutionEngine::DeconvolutionRun<T>::SendMaps()
       maps[at++] = value;
     }
   }
-  CUDAFFT_CHECK(cudaMemcpyAsync(m_Engine.m_GridMaps.pointer, maps, at * sizeof(long long), cudaMemcpyHostToDevice, m_Stream));
+  CUDAFFT_CHECK(
+    cudaMemcpyAsync(m_Engine.m_GridMaps.pointer, maps, at * sizeof(long long), cudaMemcpyHostToDevice, m_Stream));
 }
 
 template <typename T>
@@ -268,7 +280,7 @@ CudaFFTConvolutionFFT::Box
 CudaFFTConvolutionEngine::DeconvolutionRun<T>::DataBox() const
 {
   CudaFFTConvolutionFFT::Box box;
-  const Planner::IndexArray offset = DeconvolutionPlanner::DataOffset(m_Plan, *m_Tile);
+  const Planner::IndexArray  offset = DeconvolutionPlanner::DataOffset(m_Plan, *m_Tile);
   for (unsigned int axis = 0; axis < 3; ++axis)
   {
     box.index[axis] = static_cast<std::uint64_t>(offset[axis]);
@@ -277,23 +289,23 @@ CudaFFTConvolutionEngine::DeconvolutionRun<T>::DataBox() const
   return box;
 }
 
-#define CUDAFFT_INSTANTIATE_DECONVOLUTION_TILES(T)                                                              \
-  template void CudaFFTConvolutionDeconvolutionDetail::CopyBox<T>(const T *,                                    \
-                                                                const CudaFFTConvolutionPlanner::SizeArray &,   \
-                                                                const CudaFFTConvolutionPlanner::IndexArray &,  \
-                                                                T *,                                            \
-                                                                const CudaFFTConvolutionPlanner::SizeArray &,   \
-                                                                const CudaFFTConvolutionPlanner::SizeArray &,   \
-                                                                cudaStream_t,                                   \
-                                                                long long);                                     \
-  template CudaFFTConvolutionEngine::DeconvolutionRun<T>::DeconvolutionRun(                                     \
-    Impl &, const DeconvolutionPlan &, const DeconvolutionSettings &, const IterationFunction &, cudaStream_t); \
-  template void CudaFFTConvolutionEngine::DeconvolutionRun<T>::Prepare(const KernelValues<T> &);                \
-  template void CudaFFTConvolutionEngine::DeconvolutionRun<T>::RunTile(                                         \
-    std::size_t, const LoadFunction &, const StoreFunction &);                                                  \
-  template void CudaFFTConvolutionEngine::DeconvolutionRun<T>::CopyEstimate(const HostBuffer<T> &);             \
-  template void CudaFFTConvolutionEngine::DeconvolutionRun<T>::Download(const HostBuffer<T> &, void *);         \
-  template DataOnGrid CudaFFTConvolutionEngine::DeconvolutionRun<T>::Data() const;                              \
+#define CUDAFFT_INSTANTIATE_DECONVOLUTION_TILES(T)                                                               \
+  template void CudaFFTConvolutionDeconvolutionDetail::CopyBox<T>(const T *,                                     \
+                                                                  const CudaFFTConvolutionPlanner::SizeArray &,  \
+                                                                  const CudaFFTConvolutionPlanner::IndexArray &, \
+                                                                  T *,                                           \
+                                                                  const CudaFFTConvolutionPlanner::SizeArray &,  \
+                                                                  const CudaFFTConvolutionPlanner::SizeArray &,  \
+                                                                  cudaStream_t,                                  \
+                                                                  long long);                                    \
+  template CudaFFTConvolutionEngine::DeconvolutionRun<T>::DeconvolutionRun(                                      \
+    Impl &, const DeconvolutionPlan &, const DeconvolutionSettings &, const IterationFunction &, cudaStream_t);  \
+  template void CudaFFTConvolutionEngine::DeconvolutionRun<T>::Prepare(const KernelValues<T> &);                 \
+  template void CudaFFTConvolutionEngine::DeconvolutionRun<T>::RunTile(                                          \
+    std::size_t, const LoadFunction &, const StoreFunction &);                                                   \
+  template void       CudaFFTConvolutionEngine::DeconvolutionRun<T>::CopyEstimate(const HostBuffer<T> &);        \
+  template void       CudaFFTConvolutionEngine::DeconvolutionRun<T>::Download(const HostBuffer<T> &, void *);    \
+  template DataOnGrid CudaFFTConvolutionEngine::DeconvolutionRun<T>::Data() const;                               \
   template CudaFFTConvolutionFFT::Box CudaFFTConvolutionEngine::DeconvolutionRun<T>::DataBox() const
 
 CUDAFFT_INSTANTIATE_DECONVOLUTION_TILES(float);

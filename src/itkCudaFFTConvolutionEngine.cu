@@ -28,8 +28,8 @@ CudaFFTConvolutionEngine::~CudaFFTConvolutionEngine() = default;
 bool
 CudaFFTConvolutionEngine::DeviceAvailable(std::string * reason, int device)
 {
-  int               count = 0;
-  const cudaError_t result = cudaGetDeviceCount(&count);
+  int                count = 0;
+  const cudaError_t  result = cudaGetDeviceCount(&count);
   std::ostringstream why;
   if (result != cudaSuccess)
   {

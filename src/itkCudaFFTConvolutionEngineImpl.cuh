@@ -343,8 +343,8 @@ public:
   DeviceAllocation                               m_Maps[2];
   PinnedBuffer                                   m_HostMaps[2];
   std::uint64_t                                  m_Allocated{ 0 };
-  bool                                           m_DeviceMapsValid{ false }; //!< m_Maps[0] holds m_DeviceMapsPlan's maps
-  Plan                                           m_DeviceMapsPlan;
+  bool m_DeviceMapsValid{ false }; //!< m_Maps[0] holds m_DeviceMapsPlan's maps
+  Plan m_DeviceMapsPlan;
 
   // The deconvolution layer's buffers (itkCudaFFTConvolutionDeconvolutionRun.cuh), kept between runs.
   DeviceAllocation m_Estimate;     //!< the estimate on the grid (Richardson-Lucy: y when accelerated)

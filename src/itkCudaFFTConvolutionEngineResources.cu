@@ -44,8 +44,7 @@ CudaFFTConvolutionEngine::Impl::ReleaseOnResidentDevice()
       resident.reset(new DeviceScope(m_ResidentDevice));
     }
     catch (const CudaFFTConvolutionEngineError &)
-    {
-    }
+    {}
   }
   Release();
 }
@@ -64,8 +63,8 @@ CudaFFTConvolutionEngine::Impl::Allocate(DeviceAllocation & buffer, std::uint64_
     buffer.pointer = nullptr;
     cudaGetLastError();
     std::ostringstream message;
-    message << "cudaMalloc of " << bytes << " bytes for the " << what << " failed: " << cudaGetErrorName(result)
-            << ": " << cudaGetErrorString(result);
+    message << "cudaMalloc of " << bytes << " bytes for the " << what << " failed: " << cudaGetErrorName(result) << ": "
+            << cudaGetErrorString(result);
     throw CudaFFTConvolutionEngineError(message.str(), result == cudaErrorMemoryAllocation);
   }
   buffer.bytes = bytes;

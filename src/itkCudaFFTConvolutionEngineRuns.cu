@@ -148,20 +148,15 @@ CudaFFTConvolutionEngine::Impl::RunOnDevice(const Plan &                  plan,
   m_DeviceRunPending = true;
 }
 
-#define CUDAFFT_INSTANTIATE_RUNS(T)                                                           \
-  template bool CudaFFTConvolutionEngine::Impl::Run<T>(const Plan &,                          \
-                                                       const HostBuffer<const T> &,           \
-                                                       const HostBuffer<T> &,                 \
-                                                       const T *,                             \
-                                                       bool,                                  \
-                                                       T,                                     \
-                                                       const ProgressFunction &);             \
-  template void CudaFFTConvolutionEngine::Impl::RunOnDevice<T>(const Plan &,                  \
-                                                               const DeviceBuffer<const T> &, \
-                                                               const DeviceBuffer<T> &,       \
-                                                               const KernelValues<T> &,       \
-                                                               bool,                          \
-                                                               T,                             \
+#define CUDAFFT_INSTANTIATE_RUNS(T)                                                                                  \
+  template bool CudaFFTConvolutionEngine::Impl::Run<T>(                                                              \
+    const Plan &, const HostBuffer<const T> &, const HostBuffer<T> &, const T *, bool, T, const ProgressFunction &); \
+  template void CudaFFTConvolutionEngine::Impl::RunOnDevice<T>(const Plan &,                                         \
+                                                               const DeviceBuffer<const T> &,                        \
+                                                               const DeviceBuffer<T> &,                              \
+                                                               const KernelValues<T> &,                              \
+                                                               bool,                                                 \
+                                                               T,                                                    \
                                                                cudaStream_t)
 
 CUDAFFT_INSTANTIATE_RUNS(float);

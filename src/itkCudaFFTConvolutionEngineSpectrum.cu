@@ -107,7 +107,7 @@ CudaFFTConvolutionEngine::Impl::MakeSpectrum(const Plan &            plan,
   const std::uint64_t bufferBytes = Planner::NumberOfSpectrumElements(plan.fftSize) * 2 * sizeof(T);
   Allocate(m_Spectrum, bufferBytes, "kernel spectrum");
   const std::uint64_t kernelVoxels = plan.kernelSize[0] * plan.kernelSize[1] * plan.kernelSize[2];
-  DeviceAllocation        upload;
+  DeviceAllocation    upload;
   try
   {
     // Two doubles for the sums first, then a host kernel's values (16 bytes keep both aligned).
@@ -130,15 +130,16 @@ CudaFFTConvolutionEngine::Impl::MakeSpectrum(const Plan &            plan,
     }
     CUDAFFT_CHECK(cudaMemsetAsync(m_Spectrum.pointer, 0, bufferBytes, stream));
     const double fftVoxels = static_cast<double>(plan.fftSize[0] * plan.fftSize[1] * plan.fftSize[2]);
-    ScatterKernel<T><<<BlocksFor(kernelVoxels), ThreadsPerBlock, 0, stream>>>(static_cast<T *>(m_Spectrum.pointer),
-                                                                               Layout(plan.fftSize),
-                                                                               deviceKernel,
-                                                                               static_cast<long long>(plan.kernelSize[0]),
-                                                                               static_cast<long long>(plan.kernelSize[1]),
-                                                                               static_cast<long long>(plan.kernelSize[2]),
-                                                                               sums,
-                                                                               1.0 / fftVoxels,
-                                                                               normalize);
+    ScatterKernel<T>
+      <<<BlocksFor(kernelVoxels), ThreadsPerBlock, 0, stream>>>(static_cast<T *>(m_Spectrum.pointer),
+                                                                Layout(plan.fftSize),
+                                                                deviceKernel,
+                                                                static_cast<long long>(plan.kernelSize[0]),
+                                                                static_cast<long long>(plan.kernelSize[1]),
+                                                                static_cast<long long>(plan.kernelSize[2]),
+                                                                sums,
+                                                                1.0 / fftVoxels,
+                                                                normalize);
     CheckLaunch("ScatterKernel");
     m_FFT.Forward(m_Spectrum.pointer);
     CUDAFFT_CHECK(cudaStreamSynchronize(stream)); // the upload buffer is freed next

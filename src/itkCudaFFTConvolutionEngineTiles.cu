@@ -35,8 +35,7 @@ CudaFFTConvolutionEngine::Impl::SendMaps(const Plan & plan, const Planner::Tile 
       maps[at++] = value;
     }
   }
-  CUDAFFT_CHECK(
-    cudaMemcpyAsync(m_Maps[slot].pointer, maps, at * sizeof(long long), cudaMemcpyHostToDevice, m_Upload));
+  CUDAFFT_CHECK(cudaMemcpyAsync(m_Maps[slot].pointer, maps, at * sizeof(long long), cudaMemcpyHostToDevice, m_Upload));
 }
 
 const long long *
@@ -92,7 +91,8 @@ CudaFFTConvolutionEngine::Impl::EnsureDeviceMaps(const Plan & plan, cudaStream_t
   const std::uint64_t bytes = std::max<std::size_t>(plan.tiles.size(), 1) * MapBytes(plan);
   Allocate(m_Maps[0], bytes, "axis maps");
   const long long * hostMaps = FillAllMaps(plan);
-  CUDAFFT_CHECK(cudaMemcpyAsync(m_Maps[0].pointer, hostMaps, plan.tiles.size() * MapBytes(plan), cudaMemcpyHostToDevice, stream));
+  CUDAFFT_CHECK(
+    cudaMemcpyAsync(m_Maps[0].pointer, hostMaps, plan.tiles.size() * MapBytes(plan), cudaMemcpyHostToDevice, stream));
   m_DeviceMapsPlan.fftSize = plan.fftSize;
   m_DeviceMapsPlan.boundary = plan.boundary;
   m_DeviceMapsPlan.kernelSize = plan.kernelSize;
@@ -115,7 +115,7 @@ CudaFFTConvolutionEngine::Impl::NonZeroBox(const Plan &                 plan,
   for (unsigned int axis = 0; axis < Planner::MaximumDimension; ++axis)
   {
     const std::vector<std::int64_t> map = Planner::AxisSourceMap(plan, tile, axis);
-    const auto first = std::find_if(map.begin(), map.end(), [](std::int64_t i) { return i >= 0; });
+    const auto                      first = std::find_if(map.begin(), map.end(), [](std::int64_t i) { return i >= 0; });
     const auto last = std::find_if(map.rbegin(), map.rend(), [](std::int64_t i) { return i >= 0; });
     if (first == map.end())
     {
@@ -146,8 +146,10 @@ CudaFFTConvolutionEngine::Impl::ComputeTile(const Plan &          plan,
   CudaFFTConvolutionFFT::Box nonZero;
   const bool                 zeroOutside = NonZeroBox(plan, tile, static_cast<double>(constant), nonZero);
   m_FFT.Forward(fft, zeroOutside ? &nonZero : nullptr);
-  MultiplySpectra<Complex><<<BlocksFor(spectrumElements), ThreadsPerBlock, 0, stream>>>(
-    reinterpret_cast<Complex *>(fft), static_cast<const Complex *>(m_Spectrum.pointer), static_cast<long long>(spectrumElements));
+  MultiplySpectra<Complex>
+    <<<BlocksFor(spectrumElements), ThreadsPerBlock, 0, stream>>>(reinterpret_cast<Complex *>(fft),
+                                                                  static_cast<const Complex *>(m_Spectrum.pointer),
+                                                                  static_cast<long long>(spectrumElements));
   CheckLaunch("MultiplySpectra");
   const auto                 crop = Planner::CropOffset(plan.kernelSize);
   CudaFFTConvolutionFFT::Box cropped;
@@ -158,20 +160,19 @@ CudaFFTConvolutionEngine::Impl::ComputeTile(const Plan &          plan,
   }
   m_FFT.Inverse(fft, &cropped);
   const RowLaunch cropLaunch = RowsOf(static_cast<long long>(tile.output.size[0]),
-                                 static_cast<long long>(tile.output.size[1]),
+                                      static_cast<long long>(tile.output.size[1]),
                                       static_cast<long long>(tile.output.size[2]));
-  CropTile<T><<<cropLaunch.grid, cropLaunch.block, 0, stream>>>(
-    fft,
-    layout,
-    crop[0],
-    crop[1],
-    crop[2],
-    ends.destination,
-    static_cast<long long>(tile.output.size[0]),
-    static_cast<long long>(tile.output.size[1]),
-    static_cast<long long>(tile.output.size[2]),
-    ends.destinationRow,
-    ends.destinationRows);
+  CropTile<T><<<cropLaunch.grid, cropLaunch.block, 0, stream>>>(fft,
+                                                                layout,
+                                                                crop[0],
+                                                                crop[1],
+                                                                crop[2],
+                                                                ends.destination,
+                                                                static_cast<long long>(tile.output.size[0]),
+                                                                static_cast<long long>(tile.output.size[1]),
+                                                                static_cast<long long>(tile.output.size[2]),
+                                                                ends.destinationRow,
+                                                                ends.destinationRows);
   CheckLaunch("CropTile");
 }
 
@@ -218,7 +219,8 @@ CudaFFTConvolutionEngine::Impl::MoveTiles(const HostBuffer<const T> & input,
     download = { output.data, output.region, down->output, sizeof(T), m_Tile[downSlot].pointer };
     CUDAFFT_CHECK(cudaStreamWaitEvent(m_Download, m_ComputeDone[downSlot], 0));
   }
-  m_Staging.Move(uploading ? &upload : nullptr, m_Upload, down != nullptr ? &download : nullptr, m_Download, *m_Workers);
+  m_Staging.Move(
+    uploading ? &upload : nullptr, m_Upload, down != nullptr ? &download : nullptr, m_Download, *m_Workers);
   if (down != nullptr)
   {
     CUDAFFT_CHECK(cudaEventRecord(m_Downloaded[downSlot], m_Download));

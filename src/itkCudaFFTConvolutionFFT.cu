@@ -73,10 +73,10 @@ struct PlanKey
  * and VkFFT plans made by estimates. Never destroyed: engines may be freed after main. */
 struct SharedState
 {
-  std::mutex                                                mutex;
-  std::set<std::string>                                     warned;
-  std::map<PlanKey, std::string>                            declined; // requested: always VkFFT
-  std::map<PlanKey, std::uint64_t>                          estimates;
+  std::mutex                                               mutex;
+  std::set<std::string>                                    warned;
+  std::map<PlanKey, std::string>                           declined; // requested: always VkFFT
+  std::map<PlanKey, std::uint64_t>                         estimates;
   std::list<std::pair<PlanKey, std::unique_ptr<FFTPlans>>> spares;
 };
 
@@ -164,7 +164,7 @@ MakeWithFallback(const PlanKey & key)
 {
   if (key.requested == Backend::VkFFT || (key.requested == Backend::Auto && AutoPicksVkFFT(key)))
   {
-    std::string whyNot;
+    std::string               whyNot;
     std::unique_ptr<FFTPlans> plans = TryVkFFT(key, whyNot);
     if (plans != nullptr)
     {
@@ -210,7 +210,10 @@ constexpr std::size_t MaximumPrunedPlans = 4;
 /** Per axis, the larger of the two zero slabs outside a live box (VkFFT prunes one interval per
  * axis); false when no axis has one, or the box is empty (nothing to prune then). */
 bool
-ZeroBlockOutside(const CudaFFTConvolutionFFT::Box & live, const SizeArray & fft, unsigned int dimension, ZeroBlock & zero)
+ZeroBlockOutside(const CudaFFTConvolutionFFT::Box & live,
+                 const SizeArray &                  fft,
+                 unsigned int                       dimension,
+                 ZeroBlock &                        zero)
 {
   bool any = false;
   for (unsigned int axis = 0; axis < dimension; ++axis)
@@ -244,7 +247,10 @@ CudaFFTConvolutionFFT::CudaFFTConvolutionFFT() = default;
 CudaFFTConvolutionFFT::~CudaFFTConvolutionFFT() = default;
 
 bool
-CudaFFTConvolutionFFT::Has(const SizeArray & fft, unsigned int dimension, unsigned int elementSize, Backend requested) const
+CudaFFTConvolutionFFT::Has(const SizeArray & fft,
+                           unsigned int      dimension,
+                           unsigned int      elementSize,
+                           Backend           requested) const
 {
   return m_Plans != nullptr && m_Size == fft && m_Dimension == dimension && m_ElementSize == elementSize &&
          m_Requested == requested;
@@ -254,7 +260,7 @@ std::uint64_t
 CudaFFTConvolutionFFT::Make(const SizeArray & fft, unsigned int dimension, unsigned int elementSize, Backend requested)
 {
   Destroy();
-  const PlanKey key = KeyOf(fft, dimension, elementSize, requested);
+  const PlanKey             key = KeyOf(fft, dimension, elementSize, requested);
   std::unique_ptr<FFTPlans> plans = TakeSpare(key);
   m_Plans = plans != nullptr ? std::move(plans) : MakeWithFallback(key);
   m_Size = fft;
@@ -411,7 +417,8 @@ CudaFFTConvolutionFFT::PruningEnabled()
     return true;
   }
   std::string name(value);
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(
+    name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return !(name == "0" || name == "off" || name == "no" || name == "false");
 }
 

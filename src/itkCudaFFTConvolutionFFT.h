@@ -37,7 +37,7 @@ namespace CudaFFTConvolutionFFTDetail
 {
 class FFTPlans;
 struct ZeroBlock;
-}
+} // namespace CudaFFTConvolutionFFTDetail
 
 /** \class CudaFFTConvolutionFFT
  * \brief The forward and inverse in-place real transforms of one FFT size, by cuFFT or VkFFT.
@@ -159,13 +159,13 @@ private:
   std::unique_ptr<CudaFFTConvolutionFFTDetail::FFTPlans> m_Plans;
   // Pruned plans per zero block (nullptr: VkFFT declined it), oldest first.
   std::vector<std::pair<std::unique_ptr<CudaFFTConvolutionFFTDetail::ZeroBlock>, PlansPointer>> m_Pruned;
-  bool                                                  m_Pruning{ true };
-  cudaStream_t                                          m_Stream{ nullptr };
-  SizeArray                                             m_Size{ { 0, 0, 0 } };
-  unsigned int                                          m_Dimension{ 0 };
-  unsigned int                                          m_ElementSize{ 0 };
-  Backend                                               m_Requested{ Backend::Auto };
-  void *                                                m_AttachedWorkArea{ nullptr };
+  bool                                                                                          m_Pruning{ true };
+  cudaStream_t                                                                                  m_Stream{ nullptr };
+  SizeArray                                                                                     m_Size{ { 0, 0, 0 } };
+  unsigned int                                                                                  m_Dimension{ 0 };
+  unsigned int                                                                                  m_ElementSize{ 0 };
+  Backend m_Requested{ Backend::Auto };
+  void *  m_AttachedWorkArea{ nullptr };
 };
 } // namespace itk
 

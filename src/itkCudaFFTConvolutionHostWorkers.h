@@ -60,11 +60,11 @@ private:
   void
   Work(unsigned int part);
 
-  std::vector<std::thread>   m_Threads;
-  std::mutex                 m_Mutex;
-  std::condition_variable    m_Wake;
-  const RangeJob *           m_Job{ nullptr };
-  std::uint64_t              m_Count{ 0 };
+  std::vector<std::thread> m_Threads;
+  std::mutex               m_Mutex;
+  std::condition_variable  m_Wake;
+  const RangeJob *         m_Job{ nullptr };
+  std::uint64_t            m_Count{ 0 };
   /** A job's generation (high bits) and number of parts (low 8 bits), read at once by the
    * workers so that a slow one never pairs one job's number with another's parts. */
   std::atomic<std::uint64_t> m_Ticket{ 0 };

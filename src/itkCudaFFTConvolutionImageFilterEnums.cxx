@@ -87,7 +87,8 @@ CudaFFTConvolutionImageFilterEnums::FFTBackend
 CudaFFTConvolutionImageFilterEnums::FFTBackendFromName(const std::string & name)
 {
   std::string lower(name);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(
+    lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   for (const FFTBackend backend : { FFTBackend::AUTO, FFTBackend::CUFFT, FFTBackend::VKFFT })
   {
     if (lower == FFTBackendName(backend))

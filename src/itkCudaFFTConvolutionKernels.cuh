@@ -136,7 +136,7 @@ ScatterKernel(T * __restrict__ fft,
               long long k2,
               const double * __restrict__ sums,
               double scale,
-              bool normalize)
+              bool   normalize)
 {
   const long long total = k0 * k1 * k2;
   const double    factor = normalize ? scale / sums[0] : scale;

@@ -674,8 +674,8 @@ PlanMemory(const Request & request, const Plan & plan, std::uint64_t kernelVoxel
 {
   const std::uint64_t workArea = request.workArea ? request.workArea(plan.fftSize, request.dimension)
                                                   : Planner::ModelWorkArea(plan.fftSize, request.elementSize);
-  const bool     staged = !request.deviceResident;
-  MemoryEstimate memory = Planner::EstimateMemory(plan.fftSize,
+  const bool          staged = !request.deviceResident;
+  MemoryEstimate      memory = Planner::EstimateMemory(plan.fftSize,
                                                   staged ? plan.maxSourceVoxels : 0,
                                                   staged ? plan.maxTileVoxels : 0,
                                                   kernelVoxels,

@@ -51,7 +51,7 @@ InZeroBlock(const CheckLayout & layout, long long p, long long & x)
   x = p % layout.pitch;
   const long long row = p / layout.pitch;
   const long long at[3] = { x, row % layout.n[1], row / layout.n[1] };
-  bool inside = false;
+  bool            inside = false;
   for (int axis = 0; axis < 3; ++axis)
   {
     inside = inside || (at[axis] >= layout.zeroBegin[axis] && at[axis] < layout.zeroEnd[axis]);
@@ -126,9 +126,9 @@ public:
   Scratch &
   operator=(const Scratch &) = delete;
 
-  bool         m_Ok{ false };
-  void *       m_A{ nullptr };
-  void *       m_B{ nullptr };
+  bool           m_Ok{ false };
+  void *         m_A{ nullptr };
+  void *         m_B{ nullptr };
   unsigned int * m_Maxima{ nullptr };
 };
 
@@ -151,7 +151,12 @@ Difference(const Scratch & scratch, cudaStream_t stream)
 
 template <typename T>
 double
-CheckDirection(FFTPlans & full, FFTPlans & pruned, const CheckLayout & layout, bool inverse, const Scratch & scratch, cudaStream_t stream)
+CheckDirection(FFTPlans &          full,
+               FFTPlans &          pruned,
+               const CheckLayout & layout,
+               bool                inverse,
+               const Scratch &     scratch,
+               cudaStream_t        stream)
 {
   T * a = static_cast<T *>(scratch.m_A);
   T * b = static_cast<T *>(scratch.m_B);
@@ -216,8 +221,8 @@ PrunedPlansAgree(FFTPlans &        full,
   {
     std::ostringstream why;
     why << "VkFFT's pruned plans of the " << layout.n[0] << "x" << layout.n[1] << "x" << layout.n[2]
-        << " grid (zeros from " << zero.begin[0] << "," << zero.begin[1] << "," << zero.begin[2] << " to " << zero.end[0]
-        << "," << zero.end[1] << "," << zero.end[2] << ") differ from its full plans by " << worst
+        << " grid (zeros from " << zero.begin[0] << "," << zero.begin[1] << "," << zero.begin[2] << " to "
+        << zero.end[0] << "," << zero.end[1] << "," << zero.end[2] << ") differ from its full plans by " << worst
         << " of the largest value";
     whyNot = why.str();
     return false;

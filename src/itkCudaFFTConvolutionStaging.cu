@@ -64,7 +64,8 @@ struct RowLayout
   /** Copies bytes [first, end) of the device-order stream between the host buffer and \a staged
    * (which holds the stream from byte \a stagedFirst on), row piece by row piece. */
   void
-  Copy(char * host, char * staged, std::uint64_t stagedFirst, std::uint64_t first, std::uint64_t end, bool toStaging) const
+  Copy(char * host, char * staged, std::uint64_t stagedFirst, std::uint64_t first, std::uint64_t end, bool toStaging)
+    const
   {
     for (std::uint64_t at = first; at < end;)
     {
@@ -109,18 +110,20 @@ CopyPageLockedBox(const CudaFFTConvolutionStaging::Transfer & transfer, bool toD
 {
   const RowLayout rows(transfer);
   char *          hostStart = static_cast<char *>(transfer.host) + rows.HostOffset(0);
-  if (rows.rowBytes == rows.bufferRowBytes && (transfer.box.size[1] == transfer.buffer.size[1] || transfer.box.size[2] == 1))
+  if (rows.rowBytes == rows.bufferRowBytes &&
+      (transfer.box.size[1] == transfer.buffer.size[1] || transfer.box.size[2] == 1))
   {
     CUDAFFT_CHECK(toDevice
                     ? cudaMemcpyAsync(transfer.device, hostStart, rows.totalBytes, cudaMemcpyHostToDevice, stream)
                     : cudaMemcpyAsync(hostStart, transfer.device, rows.totalBytes, cudaMemcpyDeviceToHost, stream));
     return;
   }
-  cudaMemcpy3DParms parameters{};
+  cudaMemcpy3DParms    parameters{};
   const cudaPitchedPtr host =
     make_cudaPitchedPtr(transfer.host, rows.bufferRowBytes, rows.bufferRowBytes, transfer.buffer.size[1]);
-  const cudaPitchedPtr device = make_cudaPitchedPtr(transfer.device, rows.rowBytes, rows.rowBytes, transfer.box.size[1]);
-  const cudaPos        hostPosition = make_cudaPos(rows.offset0Bytes, rows.offset1, rows.offset2);
+  const cudaPitchedPtr device =
+    make_cudaPitchedPtr(transfer.device, rows.rowBytes, rows.rowBytes, transfer.box.size[1]);
+  const cudaPos hostPosition = make_cudaPos(rows.offset0Bytes, rows.offset1, rows.offset2);
   parameters.srcPtr = toDevice ? host : device;
   parameters.dstPtr = toDevice ? device : host;
   (toDevice ? parameters.srcPos : parameters.dstPos) = hostPosition;
@@ -241,15 +244,15 @@ private:
     });
   }
 
-  const Transfer *     m_Transfer;
-  RowLayout            m_Rows;
-  bool                 m_ToDevice;
-  Chunk *              m_Chunks;
-  cudaStream_t         m_Stream;
-  unsigned int         m_Next{ 0 };
-  std::uint64_t        m_Requested{ 0 }; //!< bytes given to chunks
-  std::uint64_t        m_Copied{ 0 };    //!< bytes copied on the host side
-  std::deque<Chunk *>  m_InFlight;
+  const Transfer *    m_Transfer;
+  RowLayout           m_Rows;
+  bool                m_ToDevice;
+  Chunk *             m_Chunks;
+  cudaStream_t        m_Stream;
+  unsigned int        m_Next{ 0 };
+  std::uint64_t       m_Requested{ 0 }; //!< bytes given to chunks
+  std::uint64_t       m_Copied{ 0 };    //!< bytes copied on the host side
+  std::deque<Chunk *> m_InFlight;
 };
 
 void

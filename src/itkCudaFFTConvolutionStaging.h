@@ -52,11 +52,11 @@ public:
   /** A box of a host buffer (x fastest) and the compact device block it goes to or comes from. */
   struct Transfer
   {
-    void *        host{ nullptr };
-    Box           buffer; //!< the region the host buffer holds
-    Box           box;    //!< the part of it to move
-    unsigned int  elementSize{ 4 };
-    void *        device{ nullptr };
+    void *       host{ nullptr };
+    Box          buffer; //!< the region the host buffer holds
+    Box          box;    //!< the part of it to move
+    unsigned int elementSize{ 4 };
+    void *       device{ nullptr };
   };
 
   CudaFFTConvolutionStaging() = default;
@@ -97,9 +97,9 @@ private:
   void
   Allocate();
 
-  Chunk              m_Up[ChunksPerDirection];
-  Chunk              m_Down[ChunksPerDirection];
-  bool               m_Allocated{ false };
+  Chunk m_Up[ChunksPerDirection];
+  Chunk m_Down[ChunksPerDirection];
+  bool  m_Allocated{ false };
 };
 } // namespace itk
 

@@ -64,8 +64,9 @@ Plugin
 LoadPlugin()
 {
   const char *      chosen = std::getenv("CUDAFFTCONVOLUTION_VKFFT_PLUGIN");
-  const std::string path = chosen != nullptr && *chosen != '\0' ? chosen : OwnDirectory() + "/" CUDAFFT_VKFFT_PLUGIN_NAME;
-  Plugin            plugin;
+  const std::string path =
+    chosen != nullptr && *chosen != '\0' ? chosen : OwnDirectory() + "/" CUDAFFT_VKFFT_PLUGIN_NAME;
+  Plugin plugin;
   // Never closed: plans may live until the process ends.
   void * handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr)
@@ -74,7 +75,7 @@ LoadPlugin()
     plugin.whyNot = "the VkFFT plugin cannot be loaded: " + std::string(error != nullptr ? error : path);
     return plugin;
   }
-  const auto entry = reinterpret_cast<CudaFFTVkFFTEntry>(dlsym(handle, CUDAFFT_VKFFT_PLUGIN_ENTRY));
+  const auto                    entry = reinterpret_cast<CudaFFTVkFFTEntry>(dlsym(handle, CUDAFFT_VKFFT_PLUGIN_ENTRY));
   const CudaFFTVkFFTFunctions * functions = entry != nullptr ? entry() : nullptr;
   if (functions == nullptr || functions->abi != CUDAFFT_VKFFT_PLUGIN_ABI)
   {
@@ -206,18 +207,18 @@ MakeVkFFTPlans(const SizeArray & fft,
     whyNot = plugin.whyNot;
     return nullptr;
   }
-  const std::uint64_t size[3] = { fft[0], dimension > 1 ? fft[1] : 1, dimension > 2 ? fft[2] : 1 };
-  CudaFFTVkFFTPlan *  plan = nullptr;
-  std::uint64_t       workBytes = 0;
-  char                message[1024] = "";
+  const std::uint64_t   size[3] = { fft[0], dimension > 1 ? fft[1] : 1, dimension > 2 ? fft[2] : 1 };
+  CudaFFTVkFFTPlan *    plan = nullptr;
+  std::uint64_t         workBytes = 0;
+  char                  message[1024] = "";
   const std::uint64_t * zeroBegin = zero != nullptr ? zero->begin.data() : nullptr;
   const std::uint64_t * zeroEnd = zero != nullptr ? zero->end.data() : nullptr;
   if (plugin.functions->create(
         device, size, dimension, elementSize, zeroBegin, zeroEnd, &plan, &workBytes, message, sizeof(message)) != 0)
   {
     std::ostringstream why;
-    why << "VkFFT cannot plan the " << size[0] << "x" << size[1] << "x" << size[2] << (elementSize == 8 ? " double" : " float")
-        << (zero != nullptr ? " pruned" : "") << " transform: " << message;
+    why << "VkFFT cannot plan the " << size[0] << "x" << size[1] << "x" << size[2]
+        << (elementSize == 8 ? " double" : " float") << (zero != nullptr ? " pruned" : "") << " transform: " << message;
     whyNot = why.str();
     return nullptr;
   }

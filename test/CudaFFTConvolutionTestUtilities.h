@@ -82,7 +82,7 @@ inline bool
 WantsGPU(int argc, char * argv[], bool & skip)
 {
   skip = false;
-  const bool gpu = argc > 1 && std::string(argv[1]) == "gpu";
+  const bool  gpu = argc > 1 && std::string(argv[1]) == "gpu";
   std::string reason;
   if (gpu && !itk::CudaFFTConvolutionEngine::DeviceAvailable(&reason))
   {
@@ -151,8 +151,7 @@ MakeBoundary(Boundary boundary, double constant)
 {
   switch (boundary)
   {
-    case Boundary::Constant:
-    {
+    case Boundary::Constant: {
       auto condition = std::make_unique<itk::ConstantBoundaryCondition<TImage>>();
       condition->SetConstant(static_cast<typename TImage::PixelType>(constant));
       return condition;
@@ -169,12 +168,12 @@ MakeBoundary(Boundary boundary, double constant)
  * outside the image given by the boundary condition. Independent of the filter's code. */
 template <typename TInput, typename TKernel, typename TReference>
 typename TReference::Pointer
-DirectConvolution(const TInput *                         input,
-                  const TKernel *                        kernel,
+DirectConvolution(const TInput *                          input,
+                  const TKernel *                         kernel,
                   const typename TReference::RegionType & region,
-                  Boundary                               boundary,
-                  double                                 constant,
-                  bool                                   normalize)
+                  Boundary                                boundary,
+                  double                                  constant,
+                  bool                                    normalize)
 {
   constexpr unsigned int D = TInput::ImageDimension;
   auto                   output = MakeImage<TReference>(region.GetIndex(), region.GetSize());
@@ -235,7 +234,7 @@ MaximumDifference(const TA * a, const TB * b)
     std::cout << "regions differ: " << a->GetBufferedRegion() << " vs " << b->GetBufferedRegion() << std::endl;
     return -1;
   }
-  double largest = 0;
+  double                            largest = 0;
   itk::ImageRegionConstIterator<TA> ia(a, a->GetBufferedRegion());
   itk::ImageRegionConstIterator<TB> ib(b, b->GetBufferedRegion());
   for (; !ia.IsAtEnd(); ++ia, ++ib)

@@ -145,8 +145,8 @@ CheckCase(const itk::Size<VDimension> & imageSize,
   bool sameGrid = true;
   for (unsigned int a = 0; a < VDimension; ++a)
   {
-    sameGrid = sameGrid && plan.gridSize[a] == paddedRegion.GetSize()[a] &&
-               offset[a] == start[a] - paddedRegion.GetIndex()[a];
+    sameGrid =
+      sameGrid && plan.gridSize[a] == paddedRegion.GetSize()[a] && offset[a] == start[a] - paddedRegion.GetIndex()[a];
   }
   if (!sameGrid)
   {
@@ -163,7 +163,7 @@ CheckCase(const itk::Size<VDimension> & imageSize,
   }
   std::size_t mismatches = 0;
   for (itk::ImageRegionConstIteratorWithIndex<typename PaddingProbe<ImageType>::InternalImageType> it(padded,
-                                                                                                       paddedRegion);
+                                                                                                      paddedRegion);
        !it.IsAtEnd();
        ++it)
   {
@@ -214,13 +214,14 @@ itkCudaDeconvolutionItkPaddingTest(int, char *[])
   if (NotionalGrid(Planner::ItkPadding::KernelSize) == NotionalGrid(Planner::ItkPadding::KernelRadius))
   {
     ++failures;
-    std::cout << "FAILED: the 48x40x32 image with a 9x9x7 kernel should pad differently in ITK 5.2 and 5.3+" << std::endl;
+    std::cout << "FAILED: the 48x40x32 image with a 9x9x7 kernel should pad differently in ITK 5.2 and 5.3+"
+              << std::endl;
   }
   for (const std::string boundary : { "zero-flux-neumann", "periodic", "constant" })
   {
     CheckCase<3>({ { 48, 40, 32 } }, { { 9, 9, 7 } }, boundary, failures);
-    CheckCase<3>({ { 17, 12, 9 } }, { { 4, 6, 3 } }, boundary, failures);  // even kernels
-    CheckCase<3>({ { 5, 7, 6 } }, { { 9, 11, 7 } }, boundary, failures);   // kernel larger than the image
+    CheckCase<3>({ { 17, 12, 9 } }, { { 4, 6, 3 } }, boundary, failures); // even kernels
+    CheckCase<3>({ { 5, 7, 6 } }, { { 9, 11, 7 } }, boundary, failures);  // kernel larger than the image
     CheckCase<2>({ { 43, 30 } }, { { 5, 9 } }, boundary, failures);
     CheckCase<2>({ { 22, 27 } }, { { 8, 3 } }, boundary, failures);
   }

@@ -190,8 +190,8 @@ HalvingPlan(const Planner::Request & request)
 void
 TestDeconwolfTiling()
 {
-  Planner::Request request = DeconwolfRequest();
-  const std::uint64_t untiled = Planner::MakePlan(request).memory.Peak();
+  Planner::Request         request = DeconwolfRequest();
+  const std::uint64_t      untiled = Planner::MakePlan(request).memory.Peak();
   const std::vector<float> psf = GaussianBeam(request.kernelSize, 2.0, 6.0);
   for (const bool energy : { false, true })
   {
@@ -220,13 +220,16 @@ TestDeconwolfTiling()
         beforeSeconds = Planner::PredictSeconds(before, HalvingPlan(before));
       }
       catch (const std::length_error &)
-      {
-      }
+      {}
       std::cout << name.str() << ": " << plan.tiles.size() << " tiles of grid " << plan.gridSize[0] << "x"
                 << plan.gridSize[1] << "x" << plan.gridSize[2] << ", halo " << plan.halo[0] << "x" << plan.halo[1]
                 << "x" << plan.halo[2] << ", predicted " << seconds << " s (halving: " << halving.tiles.size()
-                << " tiles, " << halvingSeconds << " s; before " << beforeSeconds << " s; untiled " << Planner::PredictSeconds(request, Planner::MakePlan(
-                                                                         [&] { auto r = request; r.memoryBudget = 0; return r; }()))
+                << " tiles, " << halvingSeconds << " s; before " << beforeSeconds << " s; untiled "
+                << Planner::PredictSeconds(request, Planner::MakePlan([&] {
+                                             auto r = request;
+                                             r.memoryBudget = 0;
+                                             return r;
+                                           }()))
                 << " s)" << std::endl;
       Expect(plan.tiles.size() > 1 && plan.memory.Peak() <= budget, name.str() + ": tiled within the budget");
       Expect(seconds <= halvingSeconds && seconds < beforeSeconds,
@@ -300,7 +303,8 @@ TestRandomAndHuge()
     for (unsigned int a = 0; a < request.dimension; ++a)
     {
       request.input.index[a] = std::uniform_int_distribution<int>(-5, 5)(generator);
-      request.input.size[a] = std::uniform_int_distribution<std::uint64_t>(40, request.dimension == 1 ? 400000 : 300)(generator);
+      request.input.size[a] =
+        std::uniform_int_distribution<std::uint64_t>(40, request.dimension == 1 ? 400000 : 300)(generator);
       request.kernelSize[a] = std::uniform_int_distribution<std::uint64_t>(1, 15)(generator);
     }
     request.output = request.input;
@@ -318,12 +322,12 @@ TestRandomAndHuge()
       ++planned;
       try
       {
-        Expect(Planner::PredictSeconds(request, plan) <= Planner::PredictSeconds(request, HalvingPlan(request)) * (1 + 1e-12),
+        Expect(Planner::PredictSeconds(request, plan) <=
+                 Planner::PredictSeconds(request, HalvingPlan(request)) * (1 + 1e-12),
                name + ": no slower than halving");
       }
       catch (const std::length_error &)
-      {
-      }
+      {}
     }
     catch (const std::length_error &)
     {
@@ -351,7 +355,8 @@ TestResolveHalo()
   request.output = request.input;
   request.kernelSize = { { 7, 5, 1 } };
   Expect(Planner::ResolveHalo(request) == Planner::SizeArray{ { 14, 10, 0 } }, "no energy: 2K");
-  const float delta[35] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+  const float delta[35] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
   request.kernelEnergy = Planner::MarginalEnergy(delta, request.kernelSize);
   request.halo = { { 0, 3, 0 } };
   Expect(Planner::ResolveHalo(request) == Planner::SizeArray{ { 0, 3, 0 } }, "a delta's energy halo, a given one");

@@ -78,9 +78,9 @@ itkCudaFFTConvolutionCLICompareTest(int argc, char * argv[])
   filter->SetInput(input);
   filter->SetKernelImage(kernel);
   filter->SetOutputRegion(parseMode(argv[5]));
-  const std::string                             boundary = argv[6];
-  itk::ConstantBoundaryCondition<ImageType>     constant;
-  itk::PeriodicBoundaryCondition<ImageType>     periodic;
+  const std::string                         boundary = argv[6];
+  itk::ConstantBoundaryCondition<ImageType> constant;
+  itk::PeriodicBoundaryCondition<ImageType> periodic;
   constant.SetConstant(static_cast<float>(std::stod(argv[7])));
   if (boundary == "constant")
     filter->SetBoundaryCondition(&constant);
@@ -99,8 +99,8 @@ itkCudaFFTConvolutionCLICompareTest(int argc, char * argv[])
   ITK_TEST_EXPECT_TRUE(first.EuclideanDistanceTo(toolFirst) < 1e-6);
   ITK_TEST_EXPECT_EQUAL(tool->GetSpacing(), expected->GetSpacing());
   ITK_TEST_EXPECT_EQUAL(tool->GetDirection(), expected->GetDirection());
-  double largest = 0;
-  double scale = 0;
+  double            largest = 0;
+  double            scale = 0;
   const std::size_t count = tool->GetBufferedRegion().GetNumberOfPixels();
   for (std::size_t i = 0; i < count; ++i)
   {

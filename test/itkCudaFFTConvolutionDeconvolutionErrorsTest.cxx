@@ -333,8 +333,8 @@ CheckEnergyHalo()
   auto input = CudaFFTConvolutionTest::MakeImage<ImageType>(ImageType::IndexType{ { 0, 0 } },
                                                             ImageType::SizeType{ { 2048, 2048 } });
   input->FillBuffer(1.0f);
-  auto kernel = CudaFFTConvolutionTest::MakeImage<ImageType>(ImageType::IndexType{ { 0, 0 } },
-                                                             ImageType::SizeType{ { 31, 31 } });
+  auto kernel =
+    CudaFFTConvolutionTest::MakeImage<ImageType>(ImageType::IndexType{ { 0, 0 } }, ImageType::SizeType{ { 31, 31 } });
   for (itk::ImageRegionIteratorWithIndex<ImageType> it(kernel, kernel->GetBufferedRegion()); !it.IsAtEnd(); ++it)
   {
     const double x = it.GetIndex()[0] - 15.0;
@@ -366,7 +366,8 @@ CheckEnergyHalo()
   Expect(energy.tiles.size() > 1 && energy.tiles.size() <= twice.tiles.size() && work(energy) < work(twice),
          "less FFT work (tiles times grid) with the energy halo");
   filter->SetHaloEnergyFraction(1.0);
-  ExpectFailure("a halo energy fraction of 1", [&] { filter->EstimateGPUMemory(); }, "energy fraction");
+  ExpectFailure(
+    "a halo energy fraction of 1", [&] { filter->EstimateGPUMemory(); }, "energy fraction");
 }
 
 int

@@ -73,69 +73,76 @@ itkCudaFFTConvolutionExceptionTest(int argc, char * argv[])
   }
   const auto   device = gpu ? ComputeDevice::GPU : ComputeDevice::CPU;
   std::mt19937 generator(3);
-  auto input = CudaFFTConvolutionTest::RandomImage<ImageType>(ImageType::IndexType{ { 0, 0 } },
-                                                              ImageType::SizeType{ { 32, 24 } }, generator, 0, 1);
-  auto kernel = CudaFFTConvolutionTest::RandomImage<ImageType>(ImageType::IndexType{ { 0, 0 } },
-                                                               ImageType::SizeType{ { 5, 5 } }, generator, 0.1, 1);
-  int failures = 0;
-  const auto expectFailure = [&failures](const char * what, const std::function<void()> & action, const std::string & text) {
-    std::cout << what << std::endl;
-    try
-    {
-      action();
-      std::cout << "  FAILED: no exception" << std::endl;
-      ++failures;
-    }
-    catch (const itk::ExceptionObject & error)
-    {
-      failures += MessageContains(error, text) ? 0 : 1;
-    }
-  };
+  auto         input = CudaFFTConvolutionTest::RandomImage<ImageType>(
+    ImageType::IndexType{ { 0, 0 } }, ImageType::SizeType{ { 32, 24 } }, generator, 0, 1);
+  auto kernel = CudaFFTConvolutionTest::RandomImage<ImageType>(
+    ImageType::IndexType{ { 0, 0 } }, ImageType::SizeType{ { 5, 5 } }, generator, 0.1, 1);
+  int        failures = 0;
+  const auto expectFailure =
+    [&failures](const char * what, const std::function<void()> & action, const std::string & text) {
+      std::cout << what << std::endl;
+      try
+      {
+        action();
+        std::cout << "  FAILED: no exception" << std::endl;
+        ++failures;
+      }
+      catch (const itk::ExceptionObject & error)
+      {
+        failures += MessageContains(error, text) ? 0 : 1;
+      }
+    };
 
   // A kernel with a zero-length axis.
-  auto empty = CudaFFTConvolutionTest::MakeImage<ImageType>(ImageType::IndexType{ { 0, 0 } }, ImageType::SizeType{ { 5, 0 } });
-  expectFailure("zero-length kernel axis", [&] { MakeFilter(input, empty, device)->Update(); }, "zero-length axis");
+  auto empty =
+    CudaFFTConvolutionTest::MakeImage<ImageType>(ImageType::IndexType{ { 0, 0 } }, ImageType::SizeType{ { 5, 0 } });
+  expectFailure(
+    "zero-length kernel axis", [&] { MakeFilter(input, empty, device)->Update(); }, "zero-length axis");
 
   // A kernel summing to zero cannot be normalized; without Normalize it convolves.
-  auto zeroSum = CudaFFTConvolutionTest::MakeImage<ImageType>(ImageType::IndexType{ { 0, 0 } }, ImageType::SizeType{ { 2, 1 } });
+  auto zeroSum =
+    CudaFFTConvolutionTest::MakeImage<ImageType>(ImageType::IndexType{ { 0, 0 } }, ImageType::SizeType{ { 2, 1 } });
   zeroSum->GetBufferPointer()[0] = 1;
   zeroSum->GetBufferPointer()[1] = -1;
-  expectFailure("zero-sum kernel with Normalize",
-                [&] {
-                  auto filter = MakeFilter(input, zeroSum, device);
-                  filter->NormalizeOn();
-                  filter->Update();
-                },
-                "cannot be normalized");
+  expectFailure(
+    "zero-sum kernel with Normalize",
+    [&] {
+      auto filter = MakeFilter(input, zeroSum, device);
+      filter->NormalizeOn();
+      filter->Update();
+    },
+    "cannot be normalized");
   {
     auto filter = MakeFilter(input, zeroSum, device);
     ITK_TRY_EXPECT_NO_EXCEPTION(filter->Update());
     // y[n] = x[n+1] - x[n] (centre floor(2/2) = 1): check one voxel.
     ImageType::IndexType at{ { 3, 4 } };
-    const double expected = input->GetPixel(ImageType::IndexType{ { 4, 4 } }) - input->GetPixel(at);
+    const double         expected = input->GetPixel(ImageType::IndexType{ { 4, 4 } }) - input->GetPixel(at);
     ITK_TEST_EXPECT_TRUE(std::abs(filter->GetOutput()->GetPixel(at) - expected) < 1e-5);
   }
 
   // A requested region outside the output's largest region.
-  expectFailure("requested region outside the largest region",
-                [&] {
-                  auto filter = MakeFilter(input, kernel, device);
-                  filter->UpdateOutputInformation();
-                  filter->GetOutput()->SetRequestedRegion(
-                    ImageType::RegionType(ImageType::IndexType{ { 30, 20 } }, ImageType::SizeType{ { 10, 10 } }));
-                  filter->GetOutput()->Update();
-                },
-                "outside the largest possible region");
+  expectFailure(
+    "requested region outside the largest region",
+    [&] {
+      auto filter = MakeFilter(input, kernel, device);
+      filter->UpdateOutputInformation();
+      filter->GetOutput()->SetRequestedRegion(
+        ImageType::RegionType(ImageType::IndexType{ { 30, 20 } }, ImageType::SizeType{ { 10, 10 } }));
+      filter->GetOutput()->Update();
+    },
+    "outside the largest possible region");
 
   // A boundary condition the engine does not implement.
   MirrorLikeBoundaryCondition mirror;
-  expectFailure("unsupported boundary condition",
-                [&] {
-                  auto filter = MakeFilter(input, kernel, device);
-                  filter->SetBoundaryCondition(&mirror);
-                  filter->Update();
-                },
-                "MirrorLikeBoundaryCondition is not supported");
+  expectFailure(
+    "unsupported boundary condition",
+    [&] {
+      auto filter = MakeFilter(input, kernel, device);
+      filter->SetBoundaryCondition(&mirror);
+      filter->Update();
+    },
+    "MirrorLikeBoundaryCondition is not supported");
 
   // The supported boundary conditions are copied: a ConstantBoundaryCondition(5) changed and
   // destroyed before the update still applies 5, exactly as a live one does.
@@ -225,27 +232,31 @@ itkCudaFFTConvolutionExceptionTest(int argc, char * argv[])
   }
   auto unknown = MakeFilter(input, kernel, device);
   ITK_TRY_EXPECT_EXCEPTION(unknown->SetBoundaryCondition("mirror"));
-  expectFailure("unknown boundary name", [&] { unknown->SetBoundaryCondition(std::string("reflect")); },
-                "unknown boundary condition \"reflect\"; use \"zero-flux-neumann\"");
+  expectFailure(
+    "unknown boundary name",
+    [&] { unknown->SetBoundaryCondition(std::string("reflect")); },
+    "unknown boundary condition \"reflect\"; use \"zero-flux-neumann\"");
   const itk::ImageBoundaryCondition<ImageType> * kept = unknown->GetBoundaryCondition();
   check(typeid(*kept) == typeid(NeumannType), "an unknown name leaves the condition as it was");
 
   // A budget smaller than any tiling.
-  expectFailure("budget of 1 byte",
-                [&] {
-                  auto filter = MakeFilter(input, kernel, device);
-                  filter->SetGPUMemoryBudget(1);
-                  filter->Update();
-                },
-                "too small");
+  expectFailure(
+    "budget of 1 byte",
+    [&] {
+      auto filter = MakeFilter(input, kernel, device);
+      filter->SetGPUMemoryBudget(1);
+      filter->Update();
+    },
+    "too small");
 
   // The GPU required where none is present.
   std::string reason;
   if (!itk::CudaFFTConvolutionEngine::DeviceAvailable(&reason))
   {
-    expectFailure("GPU required without a device",
-                  [&] { MakeFilter(input, kernel, ComputeDevice::GPU)->Update(); },
-                  "the GPU was required");
+    expectFailure(
+      "GPU required without a device",
+      [&] { MakeFilter(input, kernel, ComputeDevice::GPU)->Update(); },
+      "the GPU was required");
     auto automatic = MakeFilter(input, kernel, ComputeDevice::AUTOMATIC);
     ITK_TRY_EXPECT_NO_EXCEPTION(automatic->Update());
     ITK_TEST_EXPECT_EQUAL(automatic->GetLastComputeDevice(), ComputeDevice::CPU);

@@ -70,7 +70,8 @@ CheckNames()
            std::string(Enums::FFTBackendName(FFTBackend::VKFFT)) == "vkfft" &&
            std::string(Enums::FFTBackendName(FFTBackend::AUTO)) == "auto",
          "the names are auto, cufft and vkfft");
-  Expect(Enums::FFTBackendFromName("VkFFT") == FFTBackend::VKFFT && Enums::FFTBackendFromName("CUFFT") == FFTBackend::CUFFT,
+  Expect(Enums::FFTBackendFromName("VkFFT") == FFTBackend::VKFFT &&
+           Enums::FFTBackendFromName("CUFFT") == FFTBackend::CUFFT,
          "case is ignored");
   std::ostringstream invalid;
   invalid << static_cast<FFTBackend>(7);
@@ -109,7 +110,8 @@ CheckSetting(const std::string & what)
     catch (const itk::ExceptionObject & error)
     {
       const std::string message = error.GetDescription();
-      refused = message.find("'" + bad + "'") != std::string::npos && message.find("auto, cufft or vkfft") != std::string::npos;
+      refused =
+        message.find("'" + bad + "'") != std::string::npos && message.find("auto, cufft or vkfft") != std::string::npos;
       if (!refused)
       {
         std::cout << "  the message was: " << message << std::endl;
@@ -121,7 +123,8 @@ CheckSetting(const std::string & what)
   filter->SetFFTBackend(FFTBackend::VKFFT);
   const std::string printed = Printed(filter);
   Expect(printed.find("FFTBackend: itk::CudaFFTConvolutionImageFilterEnums::FFTBackend::VKFFT") != std::string::npos &&
-           printed.find("LastFFTBackend: itk::CudaFFTConvolutionImageFilterEnums::FFTBackend::AUTO") != std::string::npos,
+           printed.find("LastFFTBackend: itk::CudaFFTConvolutionImageFilterEnums::FFTBackend::AUTO") !=
+             std::string::npos,
          what + ": PrintSelf shows the backend and the last one");
 }
 
@@ -192,8 +195,8 @@ CheckGPUConvolution(ImageType * input, ImageType * kernel, double tolerance)
     what << "convolution, " << precision << ", " << Enums::FFTBackendName(asked) << " asked, "
          << Enums::FFTBackendName(filter->GetLastFFTBackend()) << " reported: to ITK's " << ToText(toReference)
          << ", to cuFFT's " << ToText(toCuFFT);
-    Expect(filter->GetLastComputeDevice() == ComputeDevice::GPU && ReportedAsExpected(asked, filter->GetLastFFTBackend()) &&
-             toReference < 1e-5 && toCuFFT < tolerance,
+    Expect(filter->GetLastComputeDevice() == ComputeDevice::GPU &&
+             ReportedAsExpected(asked, filter->GetLastFFTBackend()) && toReference < 1e-5 && toCuFFT < tolerance,
            what.str());
   }
 }
@@ -217,14 +220,40 @@ CheckGPURichardsonLucy(ImageType * input, ImageType * kernel, itk::CudaDeconvolu
   {
     filter->SetFFTBackend(asked);
     filter->Update();
-    const double toCuFFT = CudaFFTConvolutionTest::ScaledDifference(filter->GetOutput(), cufft.GetPointer());
+    const double       toCuFFT = CudaFFTConvolutionTest::ScaledDifference(filter->GetOutput(), cufft.GetPointer());
     std::ostringstream what;
-    what << "Richardson-Lucy, " << (edges == itk::CudaDeconvolutionImageFilterEnums::Edges::NonCirculant ? "non-circulant" : "boundary")
+    what << "Richardson-Lucy, "
+         << (edges == itk::CudaDeconvolutionImageFilterEnums::Edges::NonCirculant ? "non-circulant" : "boundary")
          << ", " << Enums::FFTBackendName(asked) << " asked, " << Enums::FFTBackendName(filter->GetLastFFTBackend())
          << " reported: to cuFFT's " << ToText(toCuFFT);
     Expect(ReportedAsExpected(asked, filter->GetLastFFTBackend()) && toCuFFT < 1e-4, what.str());
   }
 }
+/** The static estimate plans with the backend it is given: each plan's work area is that
+ * backend's exact one for the plan's FFT size (the run prints both: where they differ, a
+ * backend ignored would fail here). */
+void
+CheckEstimateBackend()
+{
+  using FilterType = itk::CudaFFTConvolutionImageFilter<ImageType>;
+  using Engine = itk::CudaFFTConvolutionEngine;
+  const ImageType::SizeType image{ { 200, 180, 60 } };
+  const ImageType::SizeType kernel{ { 9, 9, 7 } };
+  for (const FFTBackend backend : { FFTBackend::CUFFT, FFTBackend::VKFFT })
+  {
+    const auto plan = FilterType::MakeGPUPlan(
+      image, kernel, FilterType::OutputRegionEnum::SAME, 0, FilterType::BoundaryEnum::ZERO_FLUX_NEUMANN, backend);
+    const auto expected =
+      Engine::WorkAreaBytes(plan.fftSize, 3, sizeof(float), itk::CudaFFTConvolutionFilterSupport::ToEngine(backend));
+    const auto estimate = FilterType::EstimateGPUMemory(
+      image, kernel, FilterType::OutputRegionEnum::SAME, 0, FilterType::BoundaryEnum::ZERO_FLUX_NEUMANN, backend);
+    std::cout << Enums::FFTBackendName(backend) << ": work area " << plan.memory.workArea << " bytes, estimate "
+              << estimate << std::endl;
+    Expect(plan.memory.workArea == expected && estimate == plan.memory.Peak(),
+           std::string("the static estimate plans with ") + Enums::FFTBackendName(backend) + "'s work area");
+  }
+}
+
 } // namespace
 
 int
@@ -252,7 +281,9 @@ itkCudaFFTConvolutionFFTBackendSettingTest(int argc, char * argv[])
   {
     unsetenv(Variable);
     std::string whyNot;
-    std::cout << "VkFFT plugin: " << (itk::CudaFFTConvolutionFFT::VkFFTAvailable(&whyNot) ? "loads" : whyNot) << std::endl;
+    std::cout << "VkFFT plugin: " << (itk::CudaFFTConvolutionFFT::VkFFTAvailable(&whyNot) ? "loads" : whyNot)
+              << std::endl;
+    CheckEstimateBackend();
     CheckGPUConvolution<float>(input, kernel, 1e-5);
     CheckGPUConvolution<double>(input, kernel, 1e-6); // computed in double, written to float pixels
     CheckGPURichardsonLucy(input, kernel, itk::CudaDeconvolutionImageFilterEnums::Edges::BoundaryCondition);

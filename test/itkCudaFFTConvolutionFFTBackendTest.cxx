@@ -159,7 +159,11 @@ RandomRows(const Layout & layout, unsigned int seed)
 /** max |a - b| / max |a| over all values (a spectrum's), or over each row's data only. */
 template <typename T>
 double
-RelativeError(const std::vector<T> & a, const std::vector<T> & b, const Layout & layout, bool dataOnly, double scale = 1)
+RelativeError(const std::vector<T> & a,
+              const std::vector<T> & b,
+              const Layout &         layout,
+              bool                   dataOnly,
+              double                 scale = 1)
 {
   double largest = 0;
   double error = 0;
@@ -240,13 +244,13 @@ CompareCase(const Case & c, double tolerance, std::ostream & log)
   cu.fft.Forward(a.Get());
   vk.fft.Forward(b.Get());
   const std::vector<T> cuSpectrum = Download<T>(a, layout.Values(), stream.Get());
-  const double         forward = RelativeError(cuSpectrum, Download<T>(b, layout.Values(), stream.Get()), layout, false);
+  const double forward = RelativeError(cuSpectrum, Download<T>(b, layout.Values(), stream.Get()), layout, false);
   // Inverse: cuFFT's spectrum (a Hermitian one) through both.
   Upload(cuSpectrum, b, stream.Get());
   cu.fft.Inverse(a.Get());
   vk.fft.Inverse(b.Get());
-  const double inverse = RelativeError(Download<T>(a, layout.Values(), stream.Get()),
-                                       Download<T>(b, layout.Values(), stream.Get()), layout, true);
+  const double inverse = RelativeError(
+    Download<T>(a, layout.Values(), stream.Get()), Download<T>(b, layout.Values(), stream.Get()), layout, true);
   // VkFFT alone: forward then inverse is N times the input.
   Upload(input, b, stream.Get());
   vk.fft.Forward(b.Get());
@@ -277,17 +281,17 @@ Cases()
     { { 1 << 20, 1, 1 }, 1 }, // several passes
     // 2D
     { { 35, 66, 1 }, 2 },
-    { { 121, 169, 1 }, 2 },   // 11^2 x 13^2, both odd
-    { { 250, 343, 1 }, 2 },   // 2*5^3 x 7^3
-    { { 96, 1, 1 }, 2 },      // a size-1 axis
-    { { 26, 16384, 1 }, 2 },  // a strided axis in several passes
+    { { 121, 169, 1 }, 2 },  // 11^2 x 13^2, both odd
+    { { 250, 343, 1 }, 2 },  // 2*5^3 x 7^3
+    { { 96, 1, 1 }, 2 },     // a size-1 axis
+    { { 26, 16384, 1 }, 2 }, // a strided axis in several passes
     // 3D
     { { 33, 20, 49 }, 3 },
     { { 13, 11, 7 }, 3 },
     { { 2, 3, 5 }, 3 },
     { { 65, 39, 22 }, 3 },
     { { 100, 90, 77 }, 3 },
-    { { 77, 1, 45 }, 3 },     // a size-1 axis inside
+    { { 77, 1, 45 }, 3 }, // a size-1 axis inside
     { { 128, 128, 128 }, 3 },
     { { 256, 96, 105 }, 3 },
   };
@@ -314,7 +318,8 @@ MedianPairMilliseconds(const Case & c, Backend backend, std::ostream & log)
   Stream       stream;
   const auto   start = std::chrono::steady_clock::now();
   Transform    transform(c, sizeof(float), backend, stream.Get());
-  const double planMilliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const double planMilliseconds =
+    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   DeviceMemory pristine(layout.Values() * sizeof(float));
   DeviceMemory data(layout.Values() * sizeof(float));
   Upload(RandomRows<float>(layout, 1), pristine, stream.Get());
@@ -325,7 +330,8 @@ MedianPairMilliseconds(const Case & c, Backend backend, std::ostream & log)
   for (int run = -3; run < 20; ++run) // 3 warm-up runs
   {
     // Fresh data each run: the values stay finite.
-    TEST_CHECK(cudaMemcpyAsync(data.Get(), pristine.Get(), layout.Values() * sizeof(float), cudaMemcpyDeviceToDevice, stream.Get()));
+    TEST_CHECK(cudaMemcpyAsync(
+      data.Get(), pristine.Get(), layout.Values() * sizeof(float), cudaMemcpyDeviceToDevice, stream.Get()));
     TEST_CHECK(cudaEventRecord(begin, stream.Get()));
     for (int pair = 0; pair < 2; ++pair)
     {
@@ -345,9 +351,10 @@ MedianPairMilliseconds(const Case & c, Backend backend, std::ostream & log)
   cudaEventDestroy(end);
   std::sort(times.begin(), times.end());
   const double median = (times[times.size() / 2 - 1] + times[times.size() / 2]) / 2;
-  log << "  " << std::setw(5) << FFT::BackendName(transform.fft.UsedBackend()) << ": " << std::fixed << std::setprecision(2)
-      << median << " ms (min " << times.front() << ", max " << times.back() << "), plan " << planMilliseconds
-      << " ms, work area " << transform.fft.WorkAreaBytes() / 1048576.0 << " MiB" << std::defaultfloat << std::endl;
+  log << "  " << std::setw(5) << FFT::BackendName(transform.fft.UsedBackend()) << ": " << std::fixed
+      << std::setprecision(2) << median << " ms (min " << times.front() << ", max " << times.back() << "), plan "
+      << planMilliseconds << " ms, work area " << transform.fft.WorkAreaBytes() / 1048576.0 << " MiB"
+      << std::defaultfloat << std::endl;
   return median;
 }
 

@@ -65,17 +65,17 @@ ModeName(OutputRegion mode)
 
 template <unsigned int D, typename TInputPixel, typename TPrecision>
 void
-RunCase(Results &                                         results,
-        bool                                              gpu,
-        const typename itk::Image<float, D>::IndexType &  index,
-        const typename itk::Image<float, D>::SizeType &   size,
-        const typename itk::Image<float, D>::SizeType &   kernelSize,
-        Boundary                                          boundary,
-        double                                            constant,
-        bool                                              normalize,
-        OutputRegion                                      mode,
-        bool                                              compareWithFFTFilter,
-        std::mt19937 &                                    generator)
+RunCase(Results &                                        results,
+        bool                                             gpu,
+        const typename itk::Image<float, D>::IndexType & index,
+        const typename itk::Image<float, D>::SizeType &  size,
+        const typename itk::Image<float, D>::SizeType &  kernelSize,
+        Boundary                                         boundary,
+        double                                           constant,
+        bool                                             normalize,
+        OutputRegion                                     mode,
+        bool                                             compareWithFFTFilter,
+        std::mt19937 &                                   generator)
 {
   using InputImageType = itk::Image<TInputPixel, D>;
   using KernelImageType = itk::Image<float, D>;
@@ -84,7 +84,7 @@ RunCase(Results &                                         results,
   ++results.cases;
 
   const bool integral = std::is_integral<TInputPixel>::value;
-  auto input = RandomImage<InputImageType>(index, size, generator, integral ? -60 : -2, integral ? 90 : 3);
+  auto       input = RandomImage<InputImageType>(index, size, generator, integral ? -60 : -2, integral ? 90 : 3);
   typename KernelImageType::IndexType kernelIndex;
   kernelIndex.Fill(7); // ignored, as by ITK's filters
   auto kernel = RandomImage<KernelImageType>(kernelIndex, kernelSize, generator, 0.05, 1.0);
@@ -102,7 +102,8 @@ RunCase(Results &                                         results,
 
   std::ostringstream description;
   description << D << "D image " << size << " at " << index << ", kernel " << kernelSize << ", " << ModeName(mode)
-              << ", " << ToString(boundary) << (boundary == Boundary::Constant ? "(" + std::to_string(constant) + ")" : "")
+              << ", " << ToString(boundary)
+              << (boundary == Boundary::Constant ? "(" + std::to_string(constant) + ")" : "")
               << (normalize ? ", normalized" : "") << ", " << (sizeof(TPrecision) == 4 ? "float" : "double")
               << (integral ? ", short input" : "");
 
@@ -168,15 +169,15 @@ RunCase(Results &                                         results,
   }
   const double scale = std::max(MaximumMagnitude(input.GetPointer()), std::abs(constant)) * kernelMagnitude /
                        (normalize ? std::abs(kernelSum) : 1.0);
-  const double tolerance = sizeof(TPrecision) == 4 ? 2e-6 : 1e-12;
+  const double      tolerance = sizeof(TPrecision) == 4 ? 2e-6 : 1e-12;
   const std::string device = gpu ? "GPU" : "CPU";
   const std::string precision = sizeof(TPrecision) == 4 ? "float" : "double";
   const std::string group = device + " " + std::to_string(D) + "D " + ModeName(mode) + " " + precision;
 
   auto direct = DirectConvolution<InputImageType, KernelImageType, ReferenceImageType>(
     input.GetPointer(), kernel.GetPointer(), expected, boundary, constant, normalize);
-  results.Record(group + " vs direct sum", MaximumDifference(output, direct.GetPointer()) / scale, tolerance,
-                 description.str());
+  results.Record(
+    group + " vs direct sum", MaximumDifference(output, direct.GetPointer()) / scale, tolerance, description.str());
 
   if (mode == OutputRegion::FULL)
   {
@@ -185,7 +186,8 @@ RunCase(Results &                                         results,
   // ITK's own filters on a double copy of the input, with the same boundary condition.
   using DoubleInputType = itk::Image<double, D>;
   auto copy = MakeImage<DoubleInputType>(index, size);
-  std::copy(input->GetBufferPointer(), input->GetBufferPointer() + input->GetBufferedRegion().GetNumberOfPixels(),
+  std::copy(input->GetBufferPointer(),
+            input->GetBufferPointer() + input->GetBufferedRegion().GetNumberOfPixels(),
             copy->GetBufferPointer());
   auto       itkCondition = MakeBoundary<DoubleInputType>(boundary, constant);
   const auto itkMode = mode == OutputRegion::VALID
@@ -299,11 +301,13 @@ itkCudaFFTConvolutionImageFilterTest(int argc, char * argv[])
     RunAllModesAndBoundaries<3, float, float>(results, gpu, I3{ { 1, -1, 2 } }, S3{ { 11, 8, 7 } }, kernel, generator);
   }
   // Double precision and an integer input type.
-  RunAllModesAndBoundaries<2, float, double>(results, gpu, I2{ { 4, -3 } }, S2{ { 16, 13 } }, S2{ { 6, 5 } }, generator);
+  RunAllModesAndBoundaries<2, float, double>(
+    results, gpu, I2{ { 4, -3 } }, S2{ { 16, 13 } }, S2{ { 6, 5 } }, generator);
   RunAllModesAndBoundaries<3, double, double>(
     results, gpu, I3{ { 0, 0, 0 } }, S3{ { 10, 9, 8 } }, S3{ { 3, 4, 5 } }, generator);
   RunAllModesAndBoundaries<2, short, float>(results, gpu, I2{ { 0, 2 } }, S2{ { 15, 14 } }, S2{ { 5, 4 } }, generator);
-  RunAllModesAndBoundaries<3, short, double>(results, gpu, I3{ { -1, 0, 1 } }, S3{ { 9, 7, 6 } }, S3{ { 2, 3, 3 } }, generator);
+  RunAllModesAndBoundaries<3, short, double>(
+    results, gpu, I3{ { -1, 0, 1 } }, S3{ { 9, 7, 6 } }, S3{ { 2, 3, 3 } }, generator);
 
   std::cout << "\nLargest error relative to max|x| * sum|k| (per group):\n";
   for (const auto & entry : results.largestError)

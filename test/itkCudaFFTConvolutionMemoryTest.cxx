@@ -48,8 +48,10 @@ struct Case
 FilterType::Pointer
 MakeFilter(const Case & c, std::mt19937 & generator)
 {
-  auto input = CudaFFTConvolutionTest::RandomImage<ImageType>(ImageType::IndexType{ { 0, 0, 0 } }, c.image, generator, -1, 1);
-  auto kernel = CudaFFTConvolutionTest::RandomImage<ImageType>(ImageType::IndexType{ { 0, 0, 0 } }, c.kernel, generator, 0.1, 1);
+  auto input =
+    CudaFFTConvolutionTest::RandomImage<ImageType>(ImageType::IndexType{ { 0, 0, 0 } }, c.image, generator, -1, 1);
+  auto kernel =
+    CudaFFTConvolutionTest::RandomImage<ImageType>(ImageType::IndexType{ { 0, 0, 0 } }, c.kernel, generator, 0.1, 1);
   auto filter = FilterType::New();
   filter->SetInput(input);
   filter->SetKernelImage(kernel);
@@ -72,9 +74,9 @@ itkCudaFFTConvolutionMemoryTest(int argc, char * argv[])
   }
   const itk::SizeValueType MiB = 1 << 20;
   const std::vector<Case>  cases = { { { { 64, 64, 64 } }, { { 7, 7, 7 } }, OutputRegion::SAME, 0 },
-                                    { { { 200, 180, 150 } }, { { 9, 8, 7 } }, OutputRegion::FULL, 0 },
-                                    { { { 256, 256, 128 } }, { { 15, 15, 15 } }, OutputRegion::SAME, 64 * MiB } };
-  std::mt19937 generator(11);
+                                     { { { 200, 180, 150 } }, { { 9, 8, 7 } }, OutputRegion::FULL, 0 },
+                                     { { { 256, 256, 128 } }, { { 15, 15, 15 } }, OutputRegion::SAME, 64 * MiB } };
+  std::mt19937             generator(11);
   // Warm-up: the CUDA context and cuFFT's code for these sizes stay loaded for the process.
   for (const auto & c : cases)
   {
@@ -117,14 +119,16 @@ itkCudaFFTConvolutionMemoryTest(int argc, char * argv[])
     filter->Modified();
     ITK_TRY_EXPECT_NO_EXCEPTION(filter->Update());
     const std::uint64_t afterReuse = CudaFFTConvolutionTest::FreeDeviceBytes();
-    const double        reuseDifference = CudaFFTConvolutionTest::ScaledDifference(filter->GetOutput(), beforeRelease.GetPointer());
+    const double        reuseDifference =
+      CudaFFTConvolutionTest::ScaledDifference(filter->GetOutput(), beforeRelease.GetPointer());
     filter = nullptr;
     const std::uint64_t afterDestruction = CudaFFTConvolutionTest::FreeDeviceBytes();
     std::cout << c.image << " * " << c.kernel << " " << c.mode << " budget " << c.budget << ": peak " << peak
-              << " bytes, estimate " << estimate << ", free after release " << static_cast<long long>(afterRelease - before)
-              << ", after reuse " << static_cast<long long>(afterReuse - before) << ", after destruction "
-              << static_cast<long long>(afterDestruction - before) << "; reuse vs before the release " << reuseDifference
-              << std::endl;
+              << " bytes, estimate " << estimate << ", free after release "
+              << static_cast<long long>(afterRelease - before) << ", after reuse "
+              << static_cast<long long>(afterReuse - before) << ", after destruction "
+              << static_cast<long long>(afterDestruction - before) << "; reuse vs before the release "
+              << reuseDifference << std::endl;
     if (estimate < peak)
     {
       std::cout << "  FAILED: the estimate is below the measured peak" << std::endl;

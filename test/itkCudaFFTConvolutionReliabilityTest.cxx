@@ -75,8 +75,8 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
   {
     return SkipReturnCode;
   }
-  const auto   device = gpu ? ComputeDevice::GPU : ComputeDevice::CPU;
-  std::mt19937 generator(5);
+  const auto                 device = gpu ? ComputeDevice::GPU : ComputeDevice::CPU;
+  std::mt19937               generator(5);
   const ImageType::IndexType origin{ { 0, 0, 0 } };
   auto input = RandomImage<ImageType>(origin, ImageType::SizeType{ { 40, 36, 30 } }, generator, -1, 1);
   auto kernel = RandomImage<ImageType>(origin, ImageType::SizeType{ { 5, 5, 5 } }, generator, 0.1, 1);
@@ -103,7 +103,7 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
   {
     auto window = WarningCollector::New();
     itk::OutputWindow::SetInstance(window);
-    auto anisotropic = RandomImage<ImageType>(origin, ImageType::SizeType{ { 3, 3, 3 } }, generator, 0.1, 1);
+    auto         anisotropic = RandomImage<ImageType>(origin, ImageType::SizeType{ { 3, 3, 3 } }, generator, 0.1, 1);
     const double spacing[3] = { 0.1, 0.1, 0.3 };
     anisotropic->SetSpacing(spacing);
     auto filter = MakeFilter(input, anisotropic, device);
@@ -152,12 +152,14 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
     }
     const double worst = *std::max_element(differences.begin(), differences.end());
     const bool   allRan = *std::min_element(differences.begin(), differences.end()) >= 0;
-    Expect(allRan && worst <= 1e-5, std::to_string(threads) + " filters in parallel threads agree with sequential runs");
+    Expect(allRan && worst <= 1e-5,
+           std::to_string(threads) + " filters in parallel threads agree with sequential runs");
   }
 
   std::cout << "abort between tiles" << std::endl;
   {
-    const ImageType::SizeType size = gpu ? ImageType::SizeType{ { 160, 150, 140 } } : ImageType::SizeType{ { 64, 60, 56 } };
+    const ImageType::SizeType size =
+      gpu ? ImageType::SizeType{ { 160, 150, 140 } } : ImageType::SizeType{ { 64, 60, 56 } };
     auto       large = RandomImage<ImageType>(origin, size, generator, -1, 1);
     const auto before = gpu ? FreeDeviceBytes() : 0;
     auto       filter = MakeFilter(large, kernel, device);
@@ -200,9 +202,9 @@ itkCudaFFTConvolutionReliabilityTest(int argc, char * argv[])
   if (gpu)
   {
     std::cout << "GPU memory taken by another allocation" << std::endl;
-    auto       big = RandomImage<ImageType>(origin, ImageType::SizeType{ { 512, 512, 128 } }, generator, -1, 1);
-    auto       reference = MakeFilter(big, kernel, device);
-    auto       expected = Result(reference);
+    auto big = RandomImage<ImageType>(origin, ImageType::SizeType{ { 512, 512, 128 } }, generator, -1, 1);
+    auto reference = MakeFilter(big, kernel, device);
+    auto expected = Result(reference);
     reference = nullptr;
     const std::uint64_t available = FreeDeviceBytes();
     void *              hog = nullptr;

@@ -81,7 +81,10 @@ private:
 /** The input region a requested output piece needs, written out independently of the planner. */
 template <typename TRegion>
 TRegion
-ExpectedInputRequest(const TRegion & piece, const TRegion & largest, const typename TRegion::SizeType & kernel, Boundary boundary)
+ExpectedInputRequest(const TRegion &                    piece,
+                     const TRegion &                    largest,
+                     const typename TRegion::SizeType & kernel,
+                     Boundary                           boundary)
 {
   TRegion expected = piece;
   for (unsigned int a = 0; a < TRegion::ImageDimension; ++a)
@@ -120,9 +123,9 @@ StreamOneCase(bool                                             gpu,
   using MonitorType = itk::PipelineMonitorImageFilter<ImageType>;
   constexpr unsigned int divisions = 10;
 
-  auto input = RandomImage<ImageType>(index, size, generator, -1, 2);
-  auto kernel = RandomImage<ImageType>(index, kernelSize, generator, 0.1, 1);
-  auto condition = MakeBoundary<ImageType>(boundary, 0.25);
+  auto       input = RandomImage<ImageType>(index, size, generator, -1, 2);
+  auto       kernel = RandomImage<ImageType>(index, kernelSize, generator, 0.1, 1);
+  auto       condition = MakeBoundary<ImageType>(boundary, 0.25);
   const auto device = gpu ? ComputeDevice::GPU : ComputeDevice::CPU;
 
   auto oneShot = FilterType::New();
@@ -152,7 +155,7 @@ StreamOneCase(bool                                             gpu,
 
   std::ostringstream name;
   name << D << "D " << size << " kernel " << kernelSize << " " << mode << " " << ToString(boundary);
-  int failures = 0;
+  int          failures = 0;
   const double difference = MaximumDifference(streamer->GetOutput(), oneShot->GetOutput());
   const double scale = MaximumMagnitude(oneShot->GetOutput()) + 1.0;
   std::cout << name.str() << ": streamed vs one-shot " << difference / scale << std::endl;
@@ -179,8 +182,8 @@ StreamOneCase(bool                                             gpu,
     std::cout << "  FAILED: " << pieces.size() << " pieces" << std::endl;
     return failures + 1;
   }
-  std::size_t                     next = 0;
-  typename ImageType::RegionType  buffered;
+  std::size_t                    next = 0;
+  typename ImageType::RegionType buffered;
   for (const auto & piece : pieces)
   {
     const auto expected = ExpectedInputRequest(piece, input->GetLargestPossibleRegion(), kernelSize, boundary);
@@ -269,8 +272,10 @@ RepeatedUpdates(bool gpu, std::mt19937 & generator)
   using ImageType = itk::Image<float, 3>;
   using FilterType = itk::CudaFFTConvolutionImageFilter<ImageType>;
   const auto device = gpu ? ComputeDevice::GPU : ComputeDevice::CPU;
-  auto input = RandomImage<ImageType>(ImageType::IndexType{ { 0, 0, 0 } }, ImageType::SizeType{ { 64, 48, 40 } }, generator, -1, 2);
-  auto kernel = RandomImage<ImageType>(ImageType::IndexType{ { 0, 0, 0 } }, ImageType::SizeType{ { 5, 6, 7 } }, generator, 0.1, 1);
+  auto       input = RandomImage<ImageType>(
+    ImageType::IndexType{ { 0, 0, 0 } }, ImageType::SizeType{ { 64, 48, 40 } }, generator, -1, 2);
+  auto kernel =
+    RandomImage<ImageType>(ImageType::IndexType{ { 0, 0, 0 } }, ImageType::SizeType{ { 5, 6, 7 } }, generator, 0.1, 1);
   const auto fresh = [&]() {
     auto filter = FilterType::New();
     filter->SetInput(input);
@@ -285,9 +290,9 @@ RepeatedUpdates(bool gpu, std::mt19937 & generator)
   reused->SetInput(input);
   reused->SetKernelImage(kernel);
   reused->SetComputeDevice(device);
-  int                                  failures = 0;
-  const ImageType::PixelContainer *    firstContainer = nullptr;
-  const float *                        firstBuffer = nullptr;
+  int                               failures = 0;
+  const ImageType::PixelContainer * firstContainer = nullptr;
+  const float *                     firstBuffer = nullptr;
   for (int update = 0; update < 4; ++update)
   {
     if (update == 2)
@@ -299,9 +304,9 @@ RepeatedUpdates(bool gpu, std::mt19937 & generator)
     input->GetBufferPointer()[update] += 1.0f; // new data in the same buffer
     input->Modified();
     ITK_TRY_EXPECT_NO_EXCEPTION(reused->Update());
-    auto         expected = fresh();
-    const double difference = MaximumDifference(reused->GetOutput(), expected.GetPointer());
-    const auto * container = reused->GetOutput()->GetPixelContainer();
+    auto          expected = fresh();
+    const double  difference = MaximumDifference(reused->GetOutput(), expected.GetPointer());
+    const auto *  container = reused->GetOutput()->GetPixelContainer();
     const float * buffer = reused->GetOutput()->GetBufferPointer();
     if (update == 0)
     {
@@ -360,7 +365,8 @@ itkCudaFFTConvolutionStreamingTest(int argc, char * argv[])
     for (const auto boundary : { Boundary::ZeroFluxNeumann, Boundary::Constant, Boundary::Periodic })
     {
       failures += StreamOneCase<2>(gpu, I2{ { 3, -2 } }, S2{ { 41, 37 } }, S2{ { 7, 4 } }, boundary, mode, generator);
-      failures += StreamOneCase<3>(gpu, I3{ { 0, 5, -1 } }, S3{ { 13, 12, 23 } }, S3{ { 3, 4, 5 } }, boundary, mode, generator);
+      failures +=
+        StreamOneCase<3>(gpu, I3{ { 0, 5, -1 } }, S3{ { 13, 12, 23 } }, S3{ { 3, 4, 5 } }, boundary, mode, generator);
     }
   }
   // Tiles: the CPU path plans host buffers byte for byte, so a few hundred KiB force tiles; the
@@ -381,7 +387,8 @@ itkCudaFFTConvolutionStreamingTest(int argc, char * argv[])
       {
         failures += TileOneCase<3>(
           gpu, I3{ { 2, -3, 1 } }, S3{ { 40, 36, 30 } }, S3{ { 7, 6, 5 } }, boundary, mode, 400 * 1024, generator);
-        failures += TileOneCase<2>(gpu, I2{ { 1, 1 } }, S2{ { 90, 70 } }, S2{ { 9, 8 } }, boundary, mode, 64 * 1024, generator);
+        failures +=
+          TileOneCase<2>(gpu, I2{ { 1, 1 } }, S2{ { 90, 70 } }, S2{ { 9, 8 } }, boundary, mode, 64 * 1024, generator);
       }
     }
   }

@@ -676,7 +676,7 @@ def test_the_halo_from_the_psf_energy_plans_fewer_tiles():
         cfc.estimate_deconvolution_memory(image_shape, psf.shape, psf=psf[:-1])
 
 
-# The seam bound of tiles (README): max |tiled - untiled| / max |untiled|, with the halo from the
+# The seam bound of tiles (docs/deconvolution.md): max |tiled - untiled| / max |untiled|, with the halo from the
 # PSF's energy (the iterative methods) or 2K (the direct ones). Inverse and Wiener divide by the
 # spectrum, a global operation no halo makes local (measured 0.15-0.25 in the test below), and
 # Biggs-Andrews acceleration weighs its extrapolation by inner products over each tile (1e-2 to

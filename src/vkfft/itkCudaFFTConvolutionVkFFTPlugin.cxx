@@ -185,7 +185,12 @@ RetainContext(CudaFFTVkFFTPlan & plan, int device, char * message, size_t bytes)
   if (result != CUDA_SUCCESS)
   {
     plan.context = nullptr;
-    return Fail(message, bytes, static_cast<int>(result), "the CUDA driver cannot open device %d: %s", device, DriverErrorName(result));
+    return Fail(message,
+                bytes,
+                static_cast<int>(result),
+                "the CUDA driver cannot open device %d: %s",
+                device,
+                DriverErrorName(result));
   }
   return 0;
 }
@@ -213,7 +218,10 @@ CompactSize(const uint64_t size[3], unsigned int dimension, uint64_t compact[3],
 
 /** VkFFT's spatial zero padding on the axes whose [begin, end) is not empty. */
 void
-ConfigureZeroBlock(VkFFTConfiguration & configuration, const unsigned int kept[3], const uint64_t * zeroBegin, const uint64_t * zeroEnd)
+ConfigureZeroBlock(VkFFTConfiguration & configuration,
+                   const unsigned int   kept[3],
+                   const uint64_t *     zeroBegin,
+                   const uint64_t *     zeroEnd)
 {
   if (zeroBegin == nullptr || zeroEnd == nullptr)
   {
@@ -311,9 +319,8 @@ bool
 UsesTempBuffer(const VkFFTApplication & app)
 {
   bool uses = false;
-  ForEachAxis(app, [&](const VkFFTPlan & fft, uint64_t axis, const VkFFTAxis &) {
-    uses = uses || fft.numAxisUploads[axis] > 1;
-  });
+  ForEachAxis(
+    app, [&](const VkFFTPlan & fft, uint64_t axis, const VkFFTAxis &) { uses = uses || fft.numAxisUploads[axis] > 1; });
   return uses;
 }
 
@@ -324,14 +331,20 @@ Initialize(CudaFFTVkFFTPlan & plan, const VkFFTConfiguration & configuration, ch
   const ContextScope          scope(plan.context);
   if (scope.Result() != CUDA_SUCCESS)
   {
-    return Fail(message, bytes, static_cast<int>(scope.Result()), "cuCtxPushCurrent failed: %s", DriverErrorName(scope.Result()));
+    return Fail(
+      message, bytes, static_cast<int>(scope.Result()), "cuCtxPushCurrent failed: %s", DriverErrorName(scope.Result()));
   }
   const CLocaleScope locale;
   const VkFFTResult  result = initializeVkFFT(&plan.app, configuration);
   if (result != VKFFT_SUCCESS)
   {
     // initializeVkFFT has freed what it made.
-    return Fail(message, bytes, static_cast<int>(result), "initializeVkFFT failed: %s (%d)", ResultName(result), static_cast<int>(result));
+    return Fail(message,
+                bytes,
+                static_cast<int>(result),
+                "initializeVkFFT failed: %s (%d)",
+                ResultName(result),
+                static_cast<int>(result));
   }
   plan.initialized = true;
   return 0;
@@ -358,22 +371,28 @@ Destroy(CudaFFTVkFFTPlan * plan)
 }
 
 int
-Create(int                device,
-       const uint64_t     size[3],
-       unsigned int       dimension,
-       unsigned int       elementSize,
-       const uint64_t *   zeroBegin,
-       const uint64_t *   zeroEnd,
+Create(int                 device,
+       const uint64_t      size[3],
+       unsigned int        dimension,
+       unsigned int        elementSize,
+       const uint64_t *    zeroBegin,
+       const uint64_t *    zeroEnd,
        CudaFFTVkFFTPlan ** out,
-       uint64_t *         workAreaBytes,
-       char *             message,
-       size_t             bytes)
+       uint64_t *          workAreaBytes,
+       char *              message,
+       size_t              bytes)
 {
   *out = nullptr;
   *workAreaBytes = 0;
   if (dimension < 1 || dimension > 3 || (elementSize != 4 && elementSize != 8) || size[0] < 2)
   {
-    return Fail(message, bytes, -1, "unsupported transform (dimension %u, %u-byte values, x length %llu)", dimension, elementSize, static_cast<unsigned long long>(size[0]));
+    return Fail(message,
+                bytes,
+                -1,
+                "unsupported transform (dimension %u, %u-byte values, x length %llu)",
+                dimension,
+                elementSize,
+                static_cast<unsigned long long>(size[0]));
   }
   CudaFFTVkFFTPlan * plan = new (std::nothrow) CudaFFTVkFFTPlan;
   if (plan == nullptr)
@@ -424,7 +443,8 @@ Execute(CudaFFTVkFFTPlan * plan, void * data, int inverse, char * message, size_
   const ContextScope scope(plan->context);
   if (scope.Result() != CUDA_SUCCESS)
   {
-    return Fail(message, bytes, static_cast<int>(scope.Result()), "cuCtxPushCurrent failed: %s", DriverErrorName(scope.Result()));
+    return Fail(
+      message, bytes, static_cast<int>(scope.Result()), "cuCtxPushCurrent failed: %s", DriverErrorName(scope.Result()));
   }
   plan->data = data;
   VkFFTLaunchParams launch{};
@@ -433,7 +453,12 @@ Execute(CudaFFTVkFFTPlan * plan, void * data, int inverse, char * message, size_
   const VkFFTResult result = VkFFTAppend(&plan->app, inverse ? 1 : -1, &launch);
   if (result != VKFFT_SUCCESS)
   {
-    return Fail(message, bytes, static_cast<int>(result), "VkFFTAppend failed: %s (%d)", ResultName(result), static_cast<int>(result));
+    return Fail(message,
+                bytes,
+                static_cast<int>(result),
+                "VkFFTAppend failed: %s (%d)",
+                ResultName(result),
+                static_cast<int>(result));
   }
   return 0;
 }

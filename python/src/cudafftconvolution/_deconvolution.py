@@ -23,7 +23,7 @@ _ALGORITHM_ALIASES = {"rl": "richardson-lucy", "richardsonlucy": "richardson-luc
 _EDGES_ALIASES = {"boundary-condition": "boundary", "circulant": "boundary", "itk": "boundary",
                   "noncirculant": "non-circulant", "bertero-boccacci": "non-circulant"}
 _MAXIMUM_ITERATIONS = 100000  # the C ABI's limit
-HALO_ENERGY_FRACTION = 1e-2  # the C ABI's default (DefaultHaloEnergyFraction): README has its seam errors
+HALO_ENERGY_FRACTION = 1e-2  # the C ABI's default (DefaultHaloEnergyFraction): docs/deconvolution.md has its seam errors
 
 _local = threading.local()
 _shared_engines = {}
@@ -540,7 +540,7 @@ def deconvolve(image, kernel, algorithm="richardson-lucy", iterations=10, *, edg
     per axis, NumPy order); None or 0 on an axis: from the kernel's energy, twice the radius about
     its centre that holds all but halo_energy_fraction of its marginal energy on that axis plus the
     iterations' spread (default HALO_ENERGY_FRACTION = 1e-2; 0: 2K per side; 2K also for the
-    direct methods). README gives the seam error measured against the fraction. The tiling is the
+    direct methods). docs/deconvolution.md gives the seam error measured against the fraction. The tiling is the
     one of least predicted time under memory_budget.
     image: NumPy (or anything np.asarray takes; integers compute in float32), CuPy or PyTorch
     arrays (CUDA arrays are deconvolved on their device, on the current stream, and the result is

@@ -13,7 +13,7 @@ untiled run does, and the non-circulant edges (richardson_lucy's default) treat 
 the seams between blocks differ from the untiled run, by the tiling error that the halo bounds
 (SEAM_ERROR). Padding the true edges instead ("nearest", "reflect", zeros) puts made-up data
 where the untiled run has none: it measured 1e-1 to 1 off at the faces, against 4.5e-4 at the
-seams unpadded (the repository's README). ITK's padding (edges="boundary") is circulant beyond
+seams unpadded (the repository's docs/deconvolution.md). ITK's padding (edges="boundary") is circulant beyond
 floor(K/2), so within 2K of the faces its result depends on the FFT grid, a block's or the
 volume's, padded or not.
 
@@ -31,7 +31,7 @@ from ._api import convolve as _convolve
 # The largest difference of a stitched result from the untiled one, relative to the untiled
 # maximum, for up to 20 Richardson-Lucy iterations with the default halo (2K per side) and
 # non-circulant edges: measured 1.6e-4 to 1.4e-3 for Gaussian PSFs in boxes of 4-9 voxels
-# (3.3 to 6 sigma) on sparse bright points (README; tests/test_dask.py asserts it, CPU and GPU).
+# (3.3 to 6 sigma) on sparse bright points (docs/deconvolution.md; tests/test_dask.py asserts it, CPU and GPU).
 # It grows with the iterations (each carries a seam's influence one PSF further; 50: up to
 # 4e-3) and falls about twentyfold with a halo of 3K. Acceleration and the tolerances act per
 # chunk and are not bounded by it (a few percent).
