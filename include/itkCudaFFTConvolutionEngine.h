@@ -20,6 +20,7 @@
 
 #include "CudaFFTConvolutionExport.h"
 #include "itkCudaDeconvolutionPlanner.h"
+#include "itkCudaFFTConvolutionEngineError.h"
 #include "itkCudaFFTConvolutionPlanner.h"
 #include <cstdint>
 #include <limits>
@@ -30,30 +31,6 @@
 
 namespace itk
 {
-/** \class CudaFFTConvolutionEngineError
- * \brief What the GPU engine throws: the failing call and the CUDA or cuFFT error text.
- *
- * The filter turns it into an itk::ExceptionObject. OutOfMemory() tells a device allocation
- * failure apart, so that a caller can retry with a smaller budget.
- * \ingroup CudaFFTConvolution
- */
-class CudaFFTConvolution_EXPORT CudaFFTConvolutionEngineError : public std::runtime_error
-{
-public:
-  CudaFFTConvolutionEngineError(const std::string & what, bool outOfMemory)
-    : std::runtime_error(what)
-    , m_OutOfMemory(outOfMemory)
-  {}
-  bool
-  OutOfMemory() const
-  {
-    return m_OutOfMemory;
-  }
-
-private:
-  bool m_OutOfMemory{ false };
-};
-
 /** \class CudaFFTConvolutionEngine
  * \brief Executes a CudaFFTConvolutionPlanner plan on a CUDA device with cuFFT or VkFFT.
  *

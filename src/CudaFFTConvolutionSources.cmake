@@ -15,6 +15,13 @@ set(CudaFFTConvolution_SRCS
   itkCudaFFTConvolutionVkFFTPlans.cu
   itkCudaFFTConvolutionPruningCheck.cu
   itkCudaFFTConvolutionStaging.cu
+  itkCudaFFTConvolutionEngineResources.cu
+  itkCudaFFTConvolutionEnginePlans.cu
+  itkCudaFFTConvolutionEngineSpectrum.cu
+  itkCudaFFTConvolutionEngineTiles.cu
+  itkCudaFFTConvolutionEngineRuns.cu
   itkCudaFFTConvolutionEngine.cu
+  itkCudaFFTConvolutionDeconvolutionTiles.cu
+  itkCudaFFTConvolutionDeconvolutionIterations.cu
   itkCudaFFTConvolutionDeconvolution.cu
 )

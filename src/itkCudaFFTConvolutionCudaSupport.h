@@ -21,7 +21,7 @@
 // Internal to the engine (compiled by nvcc only): CUDA and cuFFT error checks that throw
 // CudaFFTConvolutionEngineError with the error text, and a scoped device selection.
 
-#include "itkCudaFFTConvolutionEngine.h"
+#include "itkCudaFFTConvolutionEngineError.h"
 
 #include <cuda_runtime.h>
 #include <cufft.h>

@@ -101,8 +101,9 @@ BlockAdd(double value, double * statistics, unsigned int which)
   __syncthreads();
 }
 
-/** Sums every statistic's slots into slot 0 (one block of StatisticSlots threads per statistic). */
-__global__ void
+/** Sums every statistic's slots into slot 0 (one block of StatisticSlots threads per statistic).
+ * Static: not a template, and several of the engine's sources include this header. */
+static __global__ void
 FoldStatistics(double * statistics)
 {
   __shared__ double values[StatisticSlots];
