@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,21 @@ public:
   DefaultFFTBackend()
   {
     return FromEngine(Engine::DefaultFFTBackend());
+  }
+
+  /** A backend's name as the filters' SetFFTBackend(name) reads it (FFTBackendFromName, the one
+   * reading of every face); an unknown name throws an itk::ExceptionObject naming the filter. */
+  static FFTBackendEnum
+  FFTBackendFromName(const std::string & name, const char * filterName)
+  {
+    try
+    {
+      return CudaFFTConvolutionImageFilterEnums::FFTBackendFromName(name);
+    }
+    catch (const std::invalid_argument & error)
+    {
+      itkGenericExceptionMacro(<< filterName << "::SetFFTBackend: " << error.what());
+    }
   }
 
   template <typename TRegion>

@@ -57,16 +57,7 @@ void
 CudaFFTConvolutionImageFilter<TInputImage, TKernelImage, TOutputImage, TInternalPrecision>::SetFFTBackend(
   const std::string & name)
 {
-  FFTBackendEnum backend{ m_FFTBackend };
-  try
-  {
-    backend = CudaFFTConvolutionImageFilterEnums::FFTBackendFromName(name); // the one reading of every face
-  }
-  catch (const std::invalid_argument & error)
-  {
-    itkExceptionMacro(<< error.what());
-  }
-  this->SetFFTBackend(backend);
+  this->SetFFTBackend(CudaFFTConvolutionFilterSupport::FFTBackendFromName(name, this->GetNameOfClass()));
 }
 
 template <typename TInputImage, typename TKernelImage, typename TOutputImage, typename TInternalPrecision>
